@@ -1,0 +1,87 @@
+"""`create_app`: the Starlette root that serves a Dash app through a2wsgi and streams natively."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Sequence
+
+from a2wsgi import WSGIMiddleware
+from dash import Dash
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from hybrid.chat import ChatStream
+from hybrid.errors import ApiError, error_response, handle_api_error
+from hybrid.middleware import BodyLimitMiddleware
+from hybrid.providers import DemoProvider, Provider
+from hybrid.settings import Settings
+from hybrid.streaming import StreamSupervisor, stream_endpoint
+
+
+def create_app(
+    dash_app: Dash | None = None,
+    *,
+    routes: Sequence[BaseRoute] = (),
+    settings: Settings | None = None,
+    provider: Provider | None = None,
+) -> Starlette:
+    """The root ASGI app: native routes first, then the Dash app mounted at `/` through a2wsgi.
+
+    With no `dash_app`, the built-in chat UI is served. `routes` are extra Starlette routes (for example
+    `Route("/api/explain", hybrid.stream_endpoint(explain), methods=["POST"])`) served natively beside
+    the mount. `POST /api/stream` streams the chat answers of `provider` (the demo model by default).
+    """
+    settings = settings or Settings()
+    provider = provider or DemoProvider(
+        ttft=settings.demo_ttft_ms / 1000, token_delay=settings.demo_token_ms / 1000
+    )
+    # Dash callbacks run on a2wsgi threads; a short switch interval keeps them from holding the GIL
+    # for the default 5 ms while tokens wait to be written.
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)
+    if dash_app is None:
+        from hybrid.ui import build_chat_app
+
+        dash_app = build_chat_app(models=provider.models)
+
+    streams = StreamSupervisor()
+    chat = stream_endpoint(
+        ChatStream(provider), keepalive_seconds=settings.keepalive_seconds, supervisor=streams
+    )
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "streams": streams.active})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            streams.drain()
+            await provider.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/api/stream", chat, methods=["POST"], name="chat_stream"),
+            *routes,
+            Mount("/", app=WSGIMiddleware(dash_app.server, workers=settings.wsgi_threads)),
+        ],
+        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)],
+        exception_handlers={ApiError: handle_api_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.provider = provider
+    app.state.streams = streams
+    app.state.dash = dash_app
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, "http_error", exc.detail, headers=exc.headers)

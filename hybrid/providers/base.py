@@ -1,0 +1,86 @@
+"""The provider interface: a chat request in, an async iterator of text deltas and a final record out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, Union
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """What the server asks a model for. The server, not the browser, decides every field."""
+
+    messages: Sequence[Message]
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """How an answer ended: the provider's finish reason and, when it reports it, token usage."""
+
+    model: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+class Reply:
+    """The text deltas of one answer; `completion` is set once they end.
+
+    Providers write an async generator that yields `str` deltas and, last, one `Completion`;
+    `Reply` hands the deltas to `async for` and keeps the record.
+    """
+
+    __slots__ = ("_items", "completion")
+
+    def __init__(self, items: AsyncIterator[Union[str, Completion]]) -> None:
+        self._items = items
+        self.completion: Completion | None = None
+
+    def __aiter__(self) -> Reply:
+        return self
+
+    async def __anext__(self) -> str:
+        item = await self._items.__anext__()
+        if type(item) is str:
+            return item
+        assert isinstance(item, Completion), f"providers yield str or Completion, not {item!r}"
+        self.completion = item
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Stop the answer early; the provider closes its upstream request."""
+        aclose = getattr(self._items, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+class Provider(Protocol):
+    """A source of chat answers."""
+
+    name: str
+    models: Sequence[str]
+
+    def reply(self, request: ChatRequest) -> Reply:
+        """Start answering `request`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled connections."""
+        ...

@@ -1,0 +1,114 @@
+"""Every environment variable hybrid reads, in one typed settings object.
+
+`Settings.from_env()` is the only place the process environment is read. The README's configuration
+table is generated from the field metadata here (`python -m hybrid.settings`), and a test keeps the two
+in sync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value hybrid cannot use."""
+
+
+def _setting(env: str, default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Server, stream and demo-model configuration.
+
+    Construct it directly in code (every field has a default), or from environment variables with
+    `Settings.from_env()`.
+    """
+
+    host: str = _setting("HOST", "127.0.0.1", "Interface `make run` and `python -m hybrid` bind to.")
+    port: int = _setting("PORT", 8050, "Port `make run` and `python -m hybrid` listen on.")
+    log_level: str = _setting("HYBRID_LOG_LEVEL", "info", "Log level of the `hybrid` loggers.")
+    wsgi_threads: int = _setting(
+        "HYBRID_WSGI_THREADS",
+        16,
+        "Threads a2wsgi runs Dash (page, assets, callbacks) on. Streams never use them.",
+    )
+    max_body_bytes: int = _setting(
+        "HYBRID_MAX_BODY_BYTES",
+        1_048_576,
+        "Largest request body accepted by Dash and the stream endpoints (larger: 413).",
+    )
+    keepalive_seconds: float = _setting(
+        "HYBRID_KEEPALIVE_SECONDS",
+        15.0,
+        "A keep-alive comment is sent when a stream has been silent this long.",
+    )
+    shutdown_grace_seconds: float = _setting(
+        "HYBRID_SHUTDOWN_GRACE_SECONDS",
+        5.0,
+        "After SIGTERM, seconds the server waits for connections before it exits "
+        "(open streams end at once with a notice).",
+    )
+    switch_interval_ms: float = _setting(
+        "HYBRID_SWITCH_INTERVAL_MS",
+        1.0,
+        "Python's thread switch interval; lower keeps token gaps even while Dash callbacks burn CPU.",
+    )
+    demo_ttft_ms: float = _setting(
+        "HYBRID_DEMO_TTFT_MS", 350.0, "Demo model: time to first token, in milliseconds."
+    )
+    demo_token_ms: float = _setting(
+        "HYBRID_DEMO_TOKEN_MS", 25.0, "Demo model: delay between tokens, in milliseconds."
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every field from its environment variable; unset variables keep their default."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            raw = environ.get(spec.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            values[spec.name] = _parse(spec, raw)
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        for name in ("wsgi_threads", "max_body_bytes", "port"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{_env_of(name)} must be at least 1, got {getattr(self, name)}")
+        for name in ("keepalive_seconds", "shutdown_grace_seconds", "switch_interval_ms"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
+        for name in ("demo_ttft_ms", "demo_token_ms"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{_env_of(name)} must not be negative, got {getattr(self, name)}")
+
+
+def _env_of(name: str) -> str:
+    return next(f.metadata["env"] for f in dataclasses.fields(Settings) if f.name == name)
+
+
+def _parse(spec: dataclasses.Field[Any], raw: str) -> Any:
+    kind = spec.type if isinstance(spec.type, type) else {"int": int, "float": float, "str": str}[spec.type]
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{spec.metadata['env']} must be a {kind.__name__}, got {raw!r}") from None
+
+
+def reference_table() -> str:
+    """The README's configuration table, in markdown."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for spec in dataclasses.fields(Settings):
+        rows.append(f"| `{spec.metadata['env']}` | `{spec.default}` | {spec.metadata['doc']} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(reference_table())

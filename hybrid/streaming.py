@@ -1,0 +1,259 @@
+"""`stream_endpoint`: a Starlette endpoint that streams an async iterator of text deltas as SSE.
+
+The response is written directly against ASGI rather than through `sse-starlette` or Starlette's
+`StreamingResponse`; `benchmarks/sse_response_cost.py` measured why (numbers in the README). Per stream it
+runs the generator in one task and, in the request's own task, waits for whichever comes first: the end
+of the answer, a client disconnect, server shutdown, or a silence long enough for a keep-alive comment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, Union
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from hybrid import sse
+from hybrid.errors import ApiError, StreamError
+
+logger = logging.getLogger("hybrid.stream")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A named event (`event: name`) with JSON `data`, for metadata beside the text.
+
+    A plain `SSE(concat=True)` component ignores named events; hybrid's chat page reads them.
+    """
+
+    name: str
+    data: Any
+
+    def encode(self) -> bytes:
+        return sse.event(self.name, self.data)
+
+
+Item = Union[str, Event]
+StreamSource = Union[AsyncIterator[Item], Awaitable[AsyncIterator[Item]]]
+StreamFunc = Callable[[Request], StreamSource]
+
+GENERIC_FAILURE = "the server hit an unexpected error"
+SHUTDOWN_NOTICE = "the server is restarting"
+
+
+def notice(reason: str) -> str:
+    """The line a stream ends with when it cannot finish its answer."""
+    return f"\n\n**⚠ The answer stopped: {reason}.**"
+
+
+class StreamSupervisor:
+    """Counts the open streams of an app and ends them, with a notice, when the server shuts down.
+
+    On the first stream it chains itself in front of the SIGTERM and SIGINT handlers the server
+    installed, so open streams close at once and the server's graceful shutdown does not wait on them.
+    """
+
+    def __init__(self) -> None:
+        self._open: set[asyncio.Future[None]] = set()
+        self._draining = False
+        self._signals_installed = False
+
+    @property
+    def active(self) -> int:
+        """How many streams are open now."""
+        return len(self._open)
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def drain(self) -> None:
+        """End every open stream with a shutdown notice; new streams end the same way at once."""
+        self._draining = True
+        for stream in self._open:
+            if not stream.done():
+                stream.set_result(None)
+
+    def _open_stream(self) -> asyncio.Future[None]:
+        """A future that completes when this stream must end for shutdown."""
+        if not self._signals_installed:
+            self._install_signal_handlers()
+        stream = asyncio.get_running_loop().create_future()
+        if self._draining:
+            stream.set_result(None)
+        self._open.add(stream)
+        return stream
+
+    def _close_stream(self, stream: asyncio.Future[None]) -> None:
+        self._open.discard(stream)
+
+    def _install_signal_handlers(self) -> None:
+        self._signals_installed = True
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if not callable(previous):
+                continue  # nobody handles it gracefully: the process dies on it anyway
+
+            def chained(num: int, frame: FrameType | None, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.drain)
+                previous(num, frame)
+
+            try:
+                signal.signal(signum, chained)
+            except ValueError:  # not the main thread: the host owns signals
+                logger.debug("cannot watch %s outside the main thread", signum)
+                return
+
+
+def stream_endpoint(
+    func: StreamFunc,
+    *,
+    keepalive_seconds: float = 15.0,
+    supervisor: StreamSupervisor | None = None,
+) -> Callable[[Request], Awaitable[Response]]:
+    """Turn `func(request)`, an async iterator of text deltas, into an SSE endpoint.
+
+    `func` is an async generator function, or a coroutine function that validates the request (raising
+    `ApiError` for a 4xx JSON answer) and then returns an async iterator. Each `str` it yields becomes a
+    message the dash-extensions `SSE(concat=True)` component appends; an `Event` becomes a named event.
+    The stream ends with `data: [DONE]`. If `func` raises, the user sees why the answer stopped.
+    """
+    supervisor = supervisor or StreamSupervisor()
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            source = func(request)
+            if inspect.isawaitable(source):
+                source = await source
+        except ApiError as exc:
+            return exc.response()
+        return EventStreamResponse(source, keepalive_seconds=keepalive_seconds, supervisor=supervisor)
+
+    endpoint.__name__ = getattr(func, "__name__", "stream")
+    endpoint.__doc__ = func.__doc__
+    return endpoint
+
+
+class EventStreamResponse(Response):
+    """`text/event-stream` response for an async iterator of deltas (see `stream_endpoint`)."""
+
+    media_type = "text/event-stream"
+    _loop: asyncio.AbstractEventLoop
+
+    def __init__(
+        self,
+        source: AsyncIterator[Item],
+        *,
+        keepalive_seconds: float = 15.0,
+        supervisor: StreamSupervisor | None = None,
+    ) -> None:
+        super().__init__(
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            media_type=self.media_type,
+        )
+        del self.headers["content-length"]
+        self.source = source
+        self.keepalive_seconds = keepalive_seconds
+        self.supervisor = supervisor or StreamSupervisor()
+        self._last_write = 0.0
+        self._writing = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        supervisor = self.supervisor
+        self._loop = loop = asyncio.get_running_loop()
+        shutdown = supervisor._open_stream()
+        pump = loop.create_task(self._pump(send))
+        disconnect = loop.create_task(_wait_disconnect(receive))
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            self._last_write = loop.time()
+            while not pump.done():
+                silence = loop.time() - self._last_write
+                if silence >= self.keepalive_seconds and not self._writing:
+                    await self._write(send, sse.KEEPALIVE)
+                    continue
+                await asyncio.wait(
+                    (pump, disconnect, shutdown),
+                    timeout=max(self.keepalive_seconds - silence, 0.001),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if disconnect.done():
+                    return
+                if shutdown.done():
+                    await _cancel(pump)
+                    await self._end(send, "shutdown", SHUTDOWN_NOTICE)
+            if not disconnect.done():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client left while we wrote: nothing more to do
+            pass
+        finally:
+            await _cancel(pump)
+            await _cancel(disconnect)
+            supervisor._close_stream(shutdown)
+
+    async def _pump(self, send: Send) -> None:
+        """Write the source's items as they come; always close the source."""
+        encoder = sse.MessageEncoder()
+        source = self.source
+        write = self._write
+        try:
+            async for item in source:
+                chunk = encoder.message(item) if type(item) is str else item.encode()  # type: ignore[union-attr]
+                if chunk:
+                    await write(send, chunk)
+        except OSError:  # a server reporting ASGI >= 2.4 raises on writes after a disconnect
+            return
+        except StreamError as exc:
+            logger.warning("stream failed: %s", exc.user_message)
+            await self._end(send, exc.type, exc.user_message)
+        except Exception:
+            logger.exception("stream failed")
+            await self._end(send, "internal_error", GENERIC_FAILURE)
+        else:
+            await write(send, sse.DONE)
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _end(self, send: Send, type: str, reason: str) -> None:
+        """Finish a stream that could not complete: a machine-readable error, the visible notice, [DONE]."""
+        body = Event("error", {"type": type, "message": reason}).encode()
+        body += sse.MessageEncoder().message(notice(reason)) + sse.DONE
+        try:
+            await self._write(send, body)
+        except OSError:
+            pass
+
+    async def _write(self, send: Send, chunk: bytes) -> None:
+        self._writing = True
+        try:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            self._writing = False
+        self._last_write = self._loop.time()
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    if task.done():
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+            raise
