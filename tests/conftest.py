@@ -1,0 +1,128 @@
+"""Fixtures: real uvicorn servers on ephemeral loopback ports, and Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+FAST_DEMO = {"HYBRID_DEMO_TTFT_MS": "50", "HYBRID_DEMO_TOKEN_MS": "10"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A uvicorn process serving one app on a loopback port."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_server(
+    app: str = "hybrid.main:app",
+    *,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    log: Path,
+    command: list[str] | None = None,
+) -> Server:
+    """Start `uvicorn app` (or `command`, given the port) and wait until `/healthz` answers."""
+    port = free_port()
+    argv = command or [sys.executable, "-m", "uvicorn", app, "--app-dir", str(ROOT)]
+    argv = [*argv, "--host", "127.0.0.1", "--port", str(port), *args]
+    full_env = {**os.environ, **FAST_DEMO, **(env or {})}
+    full_env.pop("SCRIPT_NAME", None)
+    handle = log.open("wb")
+    process = subprocess.Popen(argv, env=full_env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+    server = Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"server did not start:\n{server.output()}")
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Start servers for one test; all are stopped at its end."""
+    servers: list[Server] = []
+
+    def start(app: str = "hybrid.main:app", **kwargs: object) -> Server:
+        server = start_server(app, log=tmp_path / f"server-{len(servers)}.log", **kwargs)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The default app (demo model, fast cadence), shared by a module's tests."""
+    running = start_server(log=tmp_path_factory.mktemp("server") / "server.log")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context()  # type: ignore[attr-defined]
+    yield context.new_page()
+    context.close()
