@@ -13,14 +13,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 
 from hybrid.chat import ChatStream
 from hybrid.errors import ApiError, error_response, handle_api_error
 from hybrid.middleware import BodyLimitMiddleware
 from hybrid.providers import DemoProvider, Provider
 from hybrid.settings import Settings
-from hybrid.streaming import StreamSupervisor, stream_endpoint
+from hybrid.streaming import SUPERVISOR_STATE, StreamSupervisor, stream_endpoint
 
 
 def create_app(
@@ -30,7 +30,7 @@ def create_app(
     settings: Settings | None = None,
     provider: Provider | None = None,
 ) -> Starlette:
-    """The root ASGI app: native routes first, then the Dash app mounted at `/` through a2wsgi.
+    """The root ASGI app: native routes, and the Dash app through a2wsgi for every other path.
 
     With no `dash_app`, the built-in chat UI is served. `routes` are extra Starlette routes (for example
     `Route("/api/explain", hybrid.stream_endpoint(explain), methods=["POST"])`) served natively beside
@@ -69,15 +69,17 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/api/stream", chat, methods=["POST"], name="chat_stream"),
             *routes,
-            Mount("/", app=WSGIMiddleware(dash_app.server, workers=settings.wsgi_threads)),
         ],
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)],
         exception_handlers={ApiError: handle_api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # Dash answers every path it is given (its pages), so it serves what no route matches. As a catch-all
+    # `Mount("/")` it would also take a wrong method on a native route, answering a page instead of 405.
+    app.router.default = WSGIMiddleware(dash_app.server, workers=settings.wsgi_threads)
     app.state.settings = settings
     app.state.provider = provider
-    app.state.streams = streams
+    setattr(app.state, SUPERVISOR_STATE, streams)
     app.state.dash = dash_app
     return app
 

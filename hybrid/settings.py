@@ -99,7 +99,8 @@ def _parse(spec: dataclasses.Field[Any], raw: str) -> Any:
     try:
         return kind(raw)
     except ValueError:
-        raise SettingsError(f"{spec.metadata['env']} must be a {kind.__name__}, got {raw!r}") from None
+        noun = {int: "an integer", float: "a number"}.get(kind, "a string")
+        raise SettingsError(f"{spec.metadata['env']} must be {noun}, got {raw!r}") from None
 
 
 def reference_table() -> str:
@@ -108,7 +109,3 @@ def reference_table() -> str:
     for spec in dataclasses.fields(Settings):
         rows.append(f"| `{spec.metadata['env']}` | `{spec.default}` | {spec.metadata['doc']} |")
     return "\n".join(rows)
-
-
-if __name__ == "__main__":
-    print(reference_table())

@@ -9,13 +9,14 @@ of the answer, a client disconnect, server shutdown, or a silence long enough fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Union
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,9 +42,12 @@ class Event:
         return sse.event(self.name, self.data)
 
 
-Item = Union[str, Event]
-StreamSource = Union[AsyncIterator[Item], Awaitable[AsyncIterator[Item]]]
+Item = str | Event
+StreamSource = AsyncIterator[Item] | Awaitable[AsyncIterator[Item]]
 StreamFunc = Callable[[Request], StreamSource]
+
+SUPERVISOR_STATE = "hybrid_streams"
+"""The `app.state` attribute holding an app's `StreamSupervisor`."""
 
 GENERIC_FAILURE = "the server hit an unexpected error"
 SHUTDOWN_NOTICE = "the server is restarting"
@@ -126,8 +130,11 @@ def stream_endpoint(
     `ApiError` for a 4xx JSON answer) and then returns an async iterator. Each `str` it yields becomes a
     message the dash-extensions `SSE(concat=True)` component appends; an `Event` becomes a named event.
     The stream ends with `data: [DONE]`. If `func` raises, the user sees why the answer stopped.
+
+    Open streams are counted by `supervisor`; by default, by the one of the `hybrid.create_app` app
+    serving the route, else by one of the endpoint's own.
     """
-    supervisor = supervisor or StreamSupervisor()
+    own_supervisor = StreamSupervisor()
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -136,7 +143,11 @@ def stream_endpoint(
                 source = await source
         except ApiError as exc:
             return exc.response()
-        return EventStreamResponse(source, keepalive_seconds=keepalive_seconds, supervisor=supervisor)
+        return EventStreamResponse(
+            source,
+            keepalive_seconds=keepalive_seconds,
+            supervisor=supervisor or getattr(request.app.state, SUPERVISOR_STATE, own_supervisor),
+        )
 
     endpoint.__name__ = getattr(func, "__name__", "stream")
     endpoint.__doc__ = func.__doc__
@@ -229,10 +240,8 @@ class EventStreamResponse(Response):
         """Finish a stream that could not complete: a machine-readable error, the visible notice, [DONE]."""
         body = Event("error", {"type": type, "message": reason}).encode()
         body += sse.MessageEncoder().message(notice(reason)) + sse.DONE
-        try:
+        with contextlib.suppress(OSError):
             await self._write(send, body)
-        except OSError:
-            pass
 
     async def _write(self, send: Send, chunk: bytes) -> None:
         self._writing = True

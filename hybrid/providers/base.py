@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, Union
+from typing import Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 
@@ -49,7 +49,7 @@ class Reply:
 
     __slots__ = ("_items", "completion")
 
-    def __init__(self, items: AsyncIterator[Union[str, Completion]]) -> None:
+    def __init__(self, items: AsyncIterator[str | Completion]) -> None:
         self._items = items
         self.completion: Completion | None = None
 
