@@ -46,11 +46,16 @@ def create_app(
     if dash_app is None:
         from hybrid.ui import build_chat_app
 
-        dash_app = build_chat_app(models=provider.models)
+        dash_app = build_chat_app(
+            models=provider.models, allow_system_prompt=settings.allow_client_system_prompt
+        )
 
     streams = StreamSupervisor()
     chat = stream_endpoint(
-        ChatStream(provider), keepalive_seconds=settings.keepalive_seconds, supervisor=streams
+        ChatStream(provider, allow_system_prompt=settings.allow_client_system_prompt),
+        keepalive_seconds=settings.keepalive_seconds,
+        send_timeout=settings.send_timeout_seconds,
+        supervisor=streams,
     )
 
     async def healthz(request: Request) -> JSONResponse:

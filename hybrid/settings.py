@@ -35,8 +35,9 @@ class Settings:
     log_level: str = _setting("HYBRID_LOG_LEVEL", "info", "Log level of the `hybrid` loggers.")
     wsgi_threads: int = _setting(
         "HYBRID_WSGI_THREADS",
-        16,
-        "Threads a2wsgi runs Dash (page, assets, callbacks) on. Streams never use them.",
+        8,
+        "Threads a2wsgi runs Dash (page, assets, callbacks) on; streams never use them. More threads "
+        "starve the event loop of the GIL (see README); raise it only for callbacks that mostly wait.",
     )
     max_body_bytes: int = _setting(
         "HYBRID_MAX_BODY_BYTES",
@@ -48,6 +49,11 @@ class Settings:
         15.0,
         "A keep-alive comment is sent when a stream has been silent this long.",
     )
+    send_timeout_seconds: float = _setting(
+        "HYBRID_SEND_TIMEOUT_SECONDS",
+        30.0,
+        "A stream whose client stops reading is dropped after a write has been blocked this long.",
+    )
     shutdown_grace_seconds: float = _setting(
         "HYBRID_SHUTDOWN_GRACE_SECONDS",
         5.0,
@@ -58,6 +64,11 @@ class Settings:
         "HYBRID_SWITCH_INTERVAL_MS",
         1.0,
         "Python's thread switch interval; lower keeps token gaps even while Dash callbacks burn CPU.",
+    )
+    allow_client_system_prompt: bool = _setting(
+        "HYBRID_ALLOW_CLIENT_SYSTEM_PROMPT",
+        False,
+        "Let chat clients send their own system prompt (`system`); otherwise only server presets apply.",
     )
     demo_ttft_ms: float = _setting(
         "HYBRID_DEMO_TTFT_MS", 350.0, "Demo model: time to first token, in milliseconds."
@@ -82,7 +93,7 @@ class Settings:
         for name in ("wsgi_threads", "max_body_bytes", "port"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{_env_of(name)} must be at least 1, got {getattr(self, name)}")
-        for name in ("keepalive_seconds", "shutdown_grace_seconds", "switch_interval_ms"):
+        for name in ("keepalive_seconds", "send_timeout_seconds", "shutdown_grace_seconds", "switch_interval_ms"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
         for name in ("demo_ttft_ms", "demo_token_ms"):
@@ -95,7 +106,15 @@ def _env_of(name: str) -> str:
 
 
 def _parse(spec: dataclasses.Field[Any], raw: str) -> Any:
-    kind = spec.type if isinstance(spec.type, type) else {"int": int, "float": float, "str": str}[spec.type]
+    kinds = {"int": int, "float": float, "str": str, "bool": bool}
+    kind = spec.type if isinstance(spec.type, type) else kinds[spec.type]
+    if kind is bool:
+        # bool("false") is True: accept the usual spellings instead.
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{spec.metadata['env']} must be true or false, got {raw!r}")
     try:
         return kind(raw)
     except ValueError:

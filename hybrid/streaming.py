@@ -13,10 +13,10 @@ import contextlib
 import inspect
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,6 +42,24 @@ class Event:
         return sse.event(self.name, self.data)
 
 
+StreamStatus = Literal["finished", "failed", "cancelled", "shutdown", "slow_consumer"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOutcome:
+    """How one stream ended, for observers of a `StreamSupervisor`.
+
+    `status`: `finished` (the answer completed), `failed` (the source raised; `error` is its type),
+    `cancelled` (the client left), `shutdown` (the server stopped) or `slow_consumer` (dropped).
+    """
+
+    status: StreamStatus
+    error: str | None
+    deltas: int
+    first_delta_seconds: float | None
+    duration_seconds: float
+
+
 Item = str | Event
 StreamSource = AsyncIterator[Item] | Awaitable[AsyncIterator[Item]]
 StreamFunc = Callable[[Request], StreamSource]
@@ -65,7 +83,9 @@ class StreamSupervisor:
     installed, so open streams close at once and the server's graceful shutdown does not wait on them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, observers: Sequence[Callable[[StreamOutcome], None]] = ()) -> None:
+        self.observers: list[Callable[[StreamOutcome], None]] = list(observers)
+        """Called with each stream's `StreamOutcome` when it closes (metrics, logs)."""
         self._open: set[asyncio.Future[None]] = set()
         self._draining = False
         self._signals_installed = False
@@ -96,8 +116,13 @@ class StreamSupervisor:
         self._open.add(stream)
         return stream
 
-    def _close_stream(self, stream: asyncio.Future[None]) -> None:
+    def _close_stream(self, stream: asyncio.Future[None], outcome: StreamOutcome) -> None:
         self._open.discard(stream)
+        for observe in self.observers:
+            try:
+                observe(outcome)
+            except Exception:
+                logger.exception("stream observer %r failed", observe)
 
     def _install_signal_handlers(self) -> None:
         self._signals_installed = True
@@ -122,6 +147,7 @@ def stream_endpoint(
     func: StreamFunc,
     *,
     keepalive_seconds: float = 15.0,
+    send_timeout: float = 30.0,
     supervisor: StreamSupervisor | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Turn `func(request)`, an async iterator of text deltas, into an SSE endpoint.
@@ -146,6 +172,7 @@ def stream_endpoint(
         return EventStreamResponse(
             source,
             keepalive_seconds=keepalive_seconds,
+            send_timeout=send_timeout,
             supervisor=supervisor or getattr(request.app.state, SUPERVISOR_STATE, own_supervisor),
         )
 
@@ -155,7 +182,11 @@ def stream_endpoint(
 
 
 class EventStreamResponse(Response):
-    """`text/event-stream` response for an async iterator of deltas (see `stream_endpoint`)."""
+    """`text/event-stream` response for an async iterator of deltas (see `stream_endpoint`).
+
+    A client that stops reading holds at most the server's write buffer: the generator waits while a
+    write is blocked, and after `send_timeout` seconds of a blocked write the stream is dropped.
+    """
 
     media_type = "text/event-stream"
     _loop: asyncio.AbstractEventLoop
@@ -165,6 +196,7 @@ class EventStreamResponse(Response):
         source: AsyncIterator[Item],
         *,
         keepalive_seconds: float = 15.0,
+        send_timeout: float = 30.0,
         supervisor: StreamSupervisor | None = None,
     ) -> None:
         super().__init__(
@@ -174,13 +206,19 @@ class EventStreamResponse(Response):
         del self.headers["content-length"]
         self.source = source
         self.keepalive_seconds = keepalive_seconds
+        self.send_timeout = send_timeout
         self.supervisor = supervisor or StreamSupervisor()
         self._last_write = 0.0
-        self._writing = False
+        self._writing_since = 0.0  # when the write in progress began; 0 when none is
+        self._deltas = 0
+        self._first_delta_at: float | None = None
+        self._status: StreamStatus = "finished"
+        self._error: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         supervisor = self.supervisor
         self._loop = loop = asyncio.get_running_loop()
+        opened_at = loop.time()
         shutdown = supervisor._open_stream()
         pump = loop.create_task(self._pump(send))
         disconnect = loop.create_task(_wait_disconnect(receive))
@@ -188,28 +226,49 @@ class EventStreamResponse(Response):
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             self._last_write = loop.time()
             while not pump.done():
-                silence = loop.time() - self._last_write
-                if silence >= self.keepalive_seconds and not self._writing:
-                    await self._write(send, sse.KEEPALIVE)
-                    continue
+                now = loop.time()
+                if self._writing_since:
+                    blocked = now - self._writing_since
+                    if blocked >= self.send_timeout:
+                        logger.warning("dropping a stream whose client stopped reading for %.0f s", blocked)
+                        self._status = "slow_consumer"
+                        return
+                    wake_in = self.send_timeout - blocked
+                else:
+                    silence = now - self._last_write
+                    if silence >= self.keepalive_seconds:
+                        await self._write(send, sse.KEEPALIVE)
+                        continue
+                    wake_in = self.keepalive_seconds - silence
                 await asyncio.wait(
-                    (pump, disconnect, shutdown),
-                    timeout=max(self.keepalive_seconds - silence, 0.001),
-                    return_when=asyncio.FIRST_COMPLETED,
+                    (pump, disconnect, shutdown), timeout=wake_in, return_when=asyncio.FIRST_COMPLETED
                 )
                 if disconnect.done():
+                    self._status = "cancelled"
                     return
                 if shutdown.done():
                     await _cancel(pump)
+                    self._status = "shutdown"
                     await self._end(send, "shutdown", SHUTDOWN_NOTICE)
-            if not disconnect.done():
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:  # the client left while we wrote: nothing more to do
-            pass
+            if self._status == "cancelled":
+                return
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client left while we wrote
+            self._status = "cancelled"
         finally:
             await _cancel(pump)
             await _cancel(disconnect)
-            supervisor._close_stream(shutdown)
+            first = self._first_delta_at
+            supervisor._close_stream(
+                shutdown,
+                StreamOutcome(
+                    status=self._status,
+                    error=self._error,
+                    deltas=self._deltas,
+                    first_delta_seconds=None if first is None else first - opened_at,
+                    duration_seconds=loop.time() - opened_at,
+                ),
+            )
 
     async def _pump(self, send: Send) -> None:
         """Write the source's items as they come; always close the source."""
@@ -218,10 +277,18 @@ class EventStreamResponse(Response):
         write = self._write
         try:
             async for item in source:
-                chunk = encoder.message(item) if type(item) is str else item.encode()  # type: ignore[union-attr]
-                if chunk:
-                    await write(send, chunk)
+                if type(item) is str:
+                    chunk = encoder.message(item)
+                    if not chunk:
+                        continue
+                    if self._first_delta_at is None:
+                        self._first_delta_at = self._loop.time()
+                    self._deltas += 1
+                else:
+                    chunk = item.encode()  # type: ignore[union-attr]
+                await write(send, chunk)
         except OSError:  # a server reporting ASGI >= 2.4 raises on writes after a disconnect
+            self._status = "cancelled"
             return
         except StreamError as exc:
             logger.warning("stream failed: %s", exc.user_message)
@@ -238,18 +305,19 @@ class EventStreamResponse(Response):
 
     async def _end(self, send: Send, type: str, reason: str) -> None:
         """Finish a stream that could not complete: a machine-readable error, the visible notice, [DONE]."""
+        if self._status == "finished":
+            self._status = "failed"
+        self._error = type
         body = Event("error", {"type": type, "message": reason}).encode()
         body += sse.MessageEncoder().message(notice(reason)) + sse.DONE
         with contextlib.suppress(OSError):
             await self._write(send, body)
 
     async def _write(self, send: Send, chunk: bytes) -> None:
-        self._writing = True
-        try:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        finally:
-            self._writing = False
-        self._last_write = self._loop.time()
+        self._writing_since = started = self._loop.time()
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        self._writing_since = 0.0
+        self._last_write = started
 
 
 async def _wait_disconnect(receive: Receive) -> None:
