@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
 ]
-FAST_DEMO = {"HYBRID_DEMO_TTFT_MS": "50", "HYBRID_DEMO_TOKEN_MS": "10"}
+FAST_DEMO = {"HYBRID_DEMO_TTFT_MS": "50", "HYBRID_DEMO_TOKEN_MS": "10", "HYBRID_CLIENT_RATE_PER_MINUTE": "0"}
 
 
 def free_port() -> int:
@@ -126,3 +126,13 @@ def page(browser: object) -> Iterator[object]:
     context = browser.new_context()  # type: ignore[attr-defined]
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(scope="session")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """`python -m hybrid.simulator` with fast defaults; tests choose faults per request (model directives)."""
+    from tests.simulator_fixture import start_simulator
+
+    running = start_simulator(tmp_path_factory.mktemp("simulator") / "simulator.log")
+    yield running
+    running.stop()
