@@ -2,8 +2,11 @@
 
 Request body (JSON)::
 
-    {"messages": [{"role": "user", "content": "Hi"}, ...], "model": "demo", "temperature": 0.7}
+    {"messages": [{"role": "user", "content": "Hi"}, ...], "model": "demo", "temperature": 0.7,
+     "preset": "concise"}
 
+The system prompt is the server's: `preset` names one of `PRESETS`. A `system` field (the client's own
+system prompt) is refused unless the server allows it (`HYBRID_ALLOW_CLIENT_SYSTEM_PROMPT`).
 The answer's text deltas are plain messages; named events carry what the chat page's footer shows:
 `meta` first (the model), `completion` last (finish reason and token usage).
 """
@@ -12,7 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -27,12 +31,45 @@ MAX_MESSAGE_CHARS = 32_000
 ROLES = ("user", "assistant")
 
 
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A system prompt the server offers under a name; the chat page shows `label`."""
+
+    label: str
+    prompt: str
+
+
+PRESETS: dict[str, Preset] = {
+    "default": Preset("Default", ""),
+    "concise": Preset("Concise", "Answer as briefly as the question allows. Prefer lists over prose."),
+    "teacher": Preset(
+        "Patient teacher",
+        "Explain step by step for a curious beginner, define terms as you use them, and end with one "
+        "question that checks understanding.",
+    ),
+    "engineer": Preset(
+        "Senior engineer",
+        "You are a senior software engineer. Give working code in fenced blocks, name trade-offs, and "
+        "say when you are unsure.",
+    ),
+}
+
+
 class ChatStream:
     """Validates chat requests and streams the provider's answers (a `stream_endpoint` function)."""
 
-    def __init__(self, provider: Provider, *, models: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        models: Sequence[str] | None = None,
+        presets: Mapping[str, Preset] = PRESETS,
+        allow_system_prompt: bool = False,
+    ) -> None:
         self.provider = provider
         self.models = tuple(models or provider.models)
+        self.presets = presets
+        self.allow_system_prompt = allow_system_prompt
 
     async def __call__(self, request: Request) -> AsyncIterator[Item]:
         body = await read_json(request)
@@ -61,7 +98,24 @@ class ChatStream:
             or not 0 <= temperature <= 2
         ):
             raise _invalid("`temperature` must be a number from 0 to 2")
-        return ChatRequest(messages=parsed, model=model, temperature=temperature)
+        return ChatRequest(messages=[*self._system(body), *parsed], model=model, temperature=temperature)
+
+    def _system(self, body: dict[str, Any]) -> list[Message]:
+        """The system message the body asks for: its own (when allowed), else a preset's, else none."""
+        system = body.get("system")
+        if system is not None:
+            if not self.allow_system_prompt:
+                raise _invalid("this server does not accept a system prompt from the client; use `preset`")
+            if not isinstance(system, str) or len(system) > MAX_MESSAGE_CHARS:
+                raise _invalid(f"`system` must be a string of at most {MAX_MESSAGE_CHARS} characters")
+            return [Message(role="system", content=system)] if system.strip() else []
+        name = body.get("preset")
+        if name is None:
+            return []
+        preset = self.presets.get(name) if isinstance(name, str) else None
+        if preset is None:
+            raise _invalid(f"`preset` must be one of {', '.join(self.presets)}")
+        return [Message(role="system", content=preset.prompt)] if preset.prompt else []
 
     async def _answer(self, request: ChatRequest) -> AsyncIterator[Item]:
         yield Event("meta", {"model": request.model})

@@ -1,107 +1,48 @@
-"""The chat page's layout and callbacks.
+"""`build_chat_app`: the chat page as a Dash app (layout in `layout.py`, callbacks in `callbacks.py`,
+browser code in `assets/`).
 
-A callback hands the dash-extensions `SSE` component the stream URL (relative to wherever the app is
-mounted) and the conversation as the request body; the answer renders as markdown while it streams.
+The page streams answers from the native `POST /api/stream` route, whose URL is computed per page load
+from the mount point of the request (`flask.request.script_root`), never hard-coded to `/`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import flask
-from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
-from dash_extensions import SSE
+from dash import Dash, html
+
+from hybrid.chat import PRESETS, Preset
+from hybrid.ui.callbacks import register_callbacks
+from hybrid.ui.layout import chat_layout
 
 STREAM_PATH = "/api/stream"
 
 
 def stream_url() -> str:
     """The chat stream's URL as seen by the browser, from the mount point of this request."""
-    return flask.request.script_root + STREAM_PATH
+    root = flask.request.script_root if flask.has_request_context() else ""
+    return root + STREAM_PATH
 
 
-def build_chat_app(*, models: Sequence[str] = ("demo",)) -> Dash:
-    """The chat UI as a Dash (Flask) app, ready to mount under `hybrid.create_app`."""
+def build_chat_app(
+    *,
+    models: Sequence[str] = ("demo",),
+    presets: Mapping[str, Preset] = PRESETS,
+    allow_system_prompt: bool = False,
+) -> Dash:
+    """The chat UI as a Dash (Flask) app, ready to mount under `hybrid.create_app`.
+
+    `presets` are the system-prompt presets the server accepts (names and labels are shown; the prompts
+    stay on the server); `allow_system_prompt` adds a free-text system prompt to the settings.
+    """
     app = Dash(__name__, title="hybrid chat", update_title=None)
-    app.layout = html.Main(
-        className="chat",
-        children=[
-            html.Header(
-                className="chat-header",
-                children=[html.H1("hybrid"), html.Button("New chat", id="new-chat", type="button")],
-            ),
-            html.Div(id="conversation", className="conversation", role="log", **{"aria-live": "polite"}),
-            html.Div(
-                className="composer",
-                children=[
-                    dcc.Textarea(id="prompt", placeholder="Ask anything", className="prompt"),
-                    html.Button("Send", id="send", type="button"),
-                    html.Button("Stop", id="stop", type="button", disabled=True),
-                ],
-            ),
-            dcc.Store(id="history", data=[]),
-            dcc.Store(id="model", data=models[0]),
-            SSE(id="sse", concat=True),
-        ],
-    )
-    _register_callbacks(app)
+
+    def layout() -> html.Div:
+        return chat_layout(
+            stream_url=stream_url(), models=models, presets=presets, allow_system_prompt=allow_system_prompt
+        )
+
+    app.layout = layout
+    register_callbacks(app, allow_system_prompt=allow_system_prompt)
     return app
-
-
-def _register_callbacks(app: Dash) -> None:
-    @app.callback(
-        Output("history", "data"),
-        Output("sse", "url"),
-        Output("sse", "options"),
-        Output("prompt", "value"),
-        Input("send", "n_clicks"),
-        Input("stop", "n_clicks"),
-        Input("sse", "done"),
-        Input("new-chat", "n_clicks"),
-        State("prompt", "value"),
-        State("history", "data"),
-        State("sse", "value"),
-        State("model", "data"),
-        prevent_initial_call=True,
-    )
-    def converse(
-        _send: Any, _stop: Any, done: bool, _new: Any, prompt: str | None, history: list, answer: str | None, model: str
-    ) -> tuple[Any, Any, Any, Any]:
-        trigger = ctx.triggered_id
-        if trigger == "new-chat":
-            return [], None, no_update, ""
-        if trigger == "send":
-            if not prompt or not prompt.strip():
-                return no_update, no_update, no_update, no_update
-            history = [*history, {"role": "user", "content": prompt}]
-            body = json.dumps({"messages": history, "model": model})
-            options = {"payload": body, "headers": {"Content-Type": "application/json"}, "method": "POST"}
-            return history, stream_url(), options, ""
-        if trigger == "sse" and not done:
-            return no_update, no_update, no_update, no_update
-        # The answer finished, or Stop: keep what arrived.
-        if answer:
-            history = [*history, {"role": "assistant", "content": answer}]
-        return history, None, no_update, no_update
-
-    @app.callback(
-        Output("conversation", "children"),
-        Output("send", "disabled"),
-        Output("stop", "disabled"),
-        Input("history", "data"),
-        Input("sse", "value"),
-        State("sse", "url"),
-    )
-    def render(history: list, answer: str | None, url: str | None) -> tuple[list, bool, bool]:
-        bubbles = [_bubble(message["role"], message["content"]) for message in history]
-        streaming = url is not None
-        if streaming:
-            bubbles.append(_bubble("assistant", answer or ""))
-        return bubbles, streaming, not streaming
-
-
-def _bubble(role: str, content: str) -> html.Div:
-    body: Any = dcc.Markdown(content, link_target="_blank") if role == "assistant" else content
-    return html.Div(body, className=f"message {role}-message")

@@ -1,0 +1,53 @@
+/* Conversations kept in this browser's localStorage, so they survive reloads. Nothing is stored on the
+ * server. A conversation is `{id, title, updated, messages}`; a message is `{role, content, ...}` with,
+ * for answers, `status` ("streaming", "done", "stopped", "error"), `error`, `notice` and footer stats. */
+(function () {
+  "use strict";
+  const hybrid = (window.hybridChat = window.hybridChat || {});
+
+  const KEY = "hybrid.chat.v1";
+
+  function load() {
+    let state;
+    try {
+      state = JSON.parse(localStorage.getItem(KEY) || "null");
+    } catch (error) {
+      state = null;
+    }
+    if (!state || !Array.isArray(state.conversations)) state = { conversations: [], current: null };
+    for (const conversation of state.conversations) {
+      for (const message of conversation.messages) {
+        // The page closed while this answer streamed: it did not finish.
+        if (message.status === "streaming") {
+          message.status = "error";
+          message.error = "the page was closed before the answer finished";
+        }
+      }
+    }
+    return state;
+  }
+
+  function save(state) {
+    // When storage is full, forget the oldest conversations rather than the newest answer.
+    for (;;) {
+      try {
+        localStorage.setItem(KEY, JSON.stringify(state));
+        return;
+      } catch (error) {
+        if (state.conversations.length <= 1) return;
+        state.conversations.sort((a, b) => b.updated - a.updated).pop();
+      }
+    }
+  }
+
+  function newId() {
+    return Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+  }
+
+  function titleOf(text) {
+    const line = text.trim().split("\n")[0];
+    return line.length > 48 ? line.slice(0, 47) + "…" : line;
+  }
+
+  hybrid.history = { load, save, newId, titleOf };
+})();
