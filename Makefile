@@ -35,5 +35,8 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check hybrid tests benchmarks examples
 	$(BIN)/ruff format --check hybrid tests benchmarks examples
 
+screenshots: $(VENV)/.installed-test chromium
+	$(BIN)/python scripts/screenshots.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
