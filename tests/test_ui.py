@@ -277,3 +277,15 @@ def test_history_survives_a_reload_and_the_sidebar_switches_and_deletes(chat: Se
     page.reload()
     expect(page.locator(".conversation-item")).to_have_count(1)
     expect(page.locator(".conversation-open")).to_have_text("remember the heron")
+
+
+def test_with_signed_tickets_the_page_streams_what_the_server_checked(serve, page: Page) -> None:
+    server = serve("tests.apps.chat_tickets:app")
+    open_chat(page, server)
+    send(page, "a signed question")
+    wait_status(page, "done")
+    assert body_text(page).endswith(DONE_TEXT)
+    (signed,) = requests_about(server, "a signed question")
+    assert signed["messages"] == [{"role": "user", "content": "a signed question"}]
+    unsigned = httpx.post(server.url + "/api/stream", json={"messages": signed["messages"]}, timeout=5)
+    assert unsigned.status_code == 403  # the page's request went through the signing callback

@@ -13,7 +13,7 @@ import flask
 from dash import Dash, html
 
 from hybrid.chat import PRESETS, Preset
-from hybrid.ui.callbacks import register_callbacks
+from hybrid.ui.callbacks import IssueTicket, register_callbacks
 from hybrid.ui.layout import chat_layout
 
 STREAM_PATH = "/api/stream"
@@ -30,19 +30,26 @@ def build_chat_app(
     models: Sequence[str] = ("demo",),
     presets: Mapping[str, Preset] = PRESETS,
     allow_system_prompt: bool = False,
+    issue_ticket: IssueTicket | None = None,
 ) -> Dash:
     """The chat UI as a Dash (Flask) app, ready to mount under `hybrid.create_app`.
 
     `presets` are the system-prompt presets the server accepts (names and labels are shown; the prompts
-    stay on the server); `allow_system_prompt` adds a free-text system prompt to the settings.
+    stay on the server); `allow_system_prompt` adds a free-text system prompt to the settings. When the
+    stream endpoint accepts only signed tickets, pass `issue_ticket` (e.g. `ChatStream.issue`): the page
+    then gets a ticket for each request from a Dash callback and posts `{"ticket": ...}` instead.
     """
     app = Dash(__name__, title="hybrid chat", update_title=None)
 
     def layout() -> html.Div:
         return chat_layout(
-            stream_url=stream_url(), models=models, presets=presets, allow_system_prompt=allow_system_prompt
+            stream_url=stream_url(),
+            models=models,
+            presets=presets,
+            allow_system_prompt=allow_system_prompt,
+            tickets=issue_ticket is not None,
         )
 
     app.layout = layout
-    register_callbacks(app, allow_system_prompt=allow_system_prompt)
+    register_callbacks(app, allow_system_prompt=allow_system_prompt, issue_ticket=issue_ticket)
     return app

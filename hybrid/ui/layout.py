@@ -27,9 +27,18 @@ def chat_layout(
     models: Sequence[str],
     presets: Mapping[str, Preset],
     allow_system_prompt: bool,
+    tickets: bool,
 ) -> html.Div:
-    """The whole page; `stream_url` is where this page load reaches the chat stream."""
-    config = {"streamUrl": stream_url, "examples": EXAMPLES, "allowSystem": allow_system_prompt}
+    """The whole page; `stream_url` is where this page load reaches the chat stream.
+
+    With `tickets`, the page asks the server (a Dash callback) to sign each request before it streams.
+    """
+    config = {
+        "streamUrl": stream_url,
+        "examples": EXAMPLES,
+        "allowSystem": allow_system_prompt,
+        "tickets": tickets,
+    }
     return html.Div(
         className="app",
         children=[
@@ -61,6 +70,8 @@ def chat_layout(
                 ],
             ),
             dcc.Store(id="chat-config", data=config),
+            dcc.Store(id="ticket-request"),
+            dcc.Store(id="ticket"),
         ],
     )
 

@@ -95,15 +95,16 @@ class ScriptedProvider:
         """Nothing to release."""
 
 
+def recorded_route(provider: ScriptedProvider) -> Route:
+    """`GET /test/requests`: every request `provider` was asked, oldest first."""
+
+    async def recorded(request: Request) -> JSONResponse:
+        return JSONResponse([asdict(item) for item in provider.requests])
+
+    return Route("/test/requests", recorded, methods=["GET"])
+
+
 provider = ScriptedProvider()
-
-
-async def recorded(request: Request) -> JSONResponse:
-    return JSONResponse([asdict(item) for item in provider.requests])
-
-
 app = hybrid.create_app(
-    provider=provider,
-    settings=hybrid.Settings.from_env(),
-    routes=[Route("/test/requests", recorded, methods=["GET"])],
+    provider=provider, settings=hybrid.Settings.from_env(), routes=[recorded_route(provider)]
 )

@@ -14,6 +14,7 @@
     settings: {}, // model, preset, temperature, system (from the Dash controls)
     state: null, // {conversations, current}: see history.js
     turn: null, // the answer streaming now
+    tickets: new Map(), // ticket requests waiting for the server: id -> {resolve, reject}
     stick: true,
   };
 
@@ -192,6 +193,24 @@
     return body;
   }
 
+  /** What to post: the request itself, or, when the server signs requests, a ticket for it from the
+   * Dash callback in `callbacks.py` (the server checks the request there and the stream trusts only that). */
+  function authorize(body) {
+    if (!chat.config.tickets) return Promise.resolve(body);
+    const id = hybrid.history.newId();
+    const pending = new Promise((resolve, reject) => chat.tickets.set(id, { resolve, reject }));
+    setProps("ticket-request", { data: { id, body } });
+    return pending;
+  }
+
+  function onTicket(answer) {
+    const pending = answer && chat.tickets.get(answer.id);
+    if (!pending) return;
+    chat.tickets.delete(answer.id);
+    if (answer.ticket) pending.resolve({ ticket: answer.ticket });
+    else pending.reject(new Error(answer.error || "the server refused the request"));
+  }
+
   function startAnswer(conversation) {
     const message = { role: "assistant", content: "", status: "streaming", model: chat.settings.model };
     conversation.messages.push(message);
@@ -205,7 +224,7 @@
     const view = new hybrid.markdown.StreamView(body);
     view.onRender = follow;
     const turn = { conversation, message, article, view, deltas: 0, startedAt: performance.now(), firstAt: 0, after: null };
-    turn.stream = hybrid.openStream(chat.config.streamUrl, requestBody(conversation), {
+    turn.stream = hybrid.openStream(chat.config.streamUrl, authorize(requestBody(conversation)), {
       text(delta) {
         if (turn.after === "completion") message.notice = (message.notice || "") + delta;
         if (turn.after) return; // after an error the server repeats it as text: the error box shows it
@@ -445,6 +464,9 @@
       },
       newChat() {
         newChat();
+      },
+      ticket(answer) {
+        onTicket(answer);
       },
     },
   });

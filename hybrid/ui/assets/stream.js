@@ -12,7 +12,7 @@
   const LINE = /\r\n|\r|\n/;
 
   /**
-   * Stream `body` to `url`. Handlers: `text(delta)`, `event(name, data)`, and `end(outcome)` once, where
+   * Stream `body` (or a promise of it, e.g. a signed ticket still on its way) to `url`. Handlers: `text(delta)`, `event(name, data)`, and `end(outcome)` once, where
    * outcome is `{done: true}`, `{stopped: true}` or `{error: "why"}`. Returns `{stop()}`.
    */
   function openStream(url, body, handlers) {
@@ -26,12 +26,20 @@
     };
 
     (async () => {
+      let payload;
+      try {
+        payload = await body;
+      } catch (error) {
+        end({ error: error.message });
+        return;
+      }
+      if (stopped) return;
       let response;
       try {
         response = await fetch(url, {
           method: "POST",
           headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-          body: JSON.stringify(body),
+          body: JSON.stringify(payload),
           cache: "no-store",
           signal: abort.signal,
         });
