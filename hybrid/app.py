@@ -18,7 +18,8 @@ from starlette.routing import BaseRoute, Route
 from hybrid.chat import ChatStream
 from hybrid.errors import ApiError, error_response, handle_api_error
 from hybrid.middleware import BodyLimitMiddleware
-from hybrid.providers import DemoProvider, Provider
+from hybrid.providers import Provider
+from hybrid.providers.select import provider_from_settings
 from hybrid.settings import Settings
 from hybrid.streaming import SUPERVISOR_STATE, StreamSupervisor, stream_endpoint
 
@@ -34,12 +35,10 @@ def create_app(
 
     With no `dash_app`, the built-in chat UI is served. `routes` are extra Starlette routes (for example
     `Route("/api/explain", hybrid.stream_endpoint(explain), methods=["POST"])`) served natively beside
-    the mount. `POST /api/stream` streams the chat answers of `provider` (the demo model by default).
+    the mount. `POST /api/stream` streams the chat answers of `provider` (by default, from `settings`).
     """
     settings = settings or Settings()
-    provider = provider or DemoProvider(
-        ttft=settings.demo_ttft_ms / 1000, token_delay=settings.demo_token_ms / 1000
-    )
+    provider = provider or provider_from_settings(settings)
     # Dash callbacks run on a2wsgi threads; a short switch interval keeps them from holding the GIL
     # for the default 5 ms while tokens wait to be written.
     sys.setswitchinterval(settings.switch_interval_ms / 1000)

@@ -13,13 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+PROVIDERS = ("", "demo", "openai", "azure")
+"""Values of `HYBRID_PROVIDER` (empty: chosen from the other variables)."""
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value hybrid cannot use."""
 
 
-def _setting(env: str, default: Any, doc: str) -> Any:
-    return field(default=default, metadata={"env": env, "doc": doc})
+def _setting(env: str, default: Any, doc: str, *, secret: bool = False) -> Any:
+    return field(default=default, repr=not secret, metadata={"env": env, "doc": doc})
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,53 @@ class Settings:
     demo_token_ms: float = _setting(
         "HYBRID_DEMO_TOKEN_MS", 25.0, "Demo model: delay between tokens, in milliseconds."
     )
+    provider: str = _setting(
+        "HYBRID_PROVIDER",
+        "",
+        "`demo`, `openai` or `azure`. Unset: `openai` if `OPENAI_API_KEY` is set, else `azure` if "
+        "`AZURE_OPENAI_ENDPOINT` is set, else `demo`.",
+    )
+    model: str = _setting(
+        "HYBRID_MODEL",
+        "",
+        "The model answers come from (Azure: the deployment name); required for openai and azure.",
+    )
+    models: str = _setting(
+        "HYBRID_MODELS", "", "More models the chat page offers, comma-separated (`HYBRID_MODEL` comes first)."
+    )
+    openai_api_key: str = _setting(
+        "OPENAI_API_KEY", "", "API key of OpenAI or the compatible server.", secret=True
+    )
+    openai_base_url: str = _setting(
+        "OPENAI_BASE_URL", "", "An OpenAI-compatible server, e.g. `http://127.0.0.1:8000/v1`. Unset: OpenAI."
+    )
+    azure_endpoint: str = _setting(
+        "AZURE_OPENAI_ENDPOINT", "", "Azure OpenAI resource URL, e.g. `https://NAME.openai.azure.com`."
+    )
+    azure_api_key: str = _setting(
+        "AZURE_OPENAI_API_KEY", "", "Azure OpenAI key (or the SDK's `AZURE_OPENAI_AD_TOKEN`).", secret=True
+    )
+    azure_api_version: str = _setting(
+        "OPENAI_API_VERSION", "", "Azure OpenAI API version, e.g. `2024-10-21`."
+    )
+    connect_timeout_seconds: float = _setting(
+        "HYBRID_CONNECT_TIMEOUT_SECONDS", 5.0, "Providers: time allowed to connect to the model's server."
+    )
+    first_token_timeout_seconds: float = _setting(
+        "HYBRID_FIRST_TOKEN_TIMEOUT_SECONDS",
+        60.0,
+        "Providers: time allowed from the question to the first text of the answer, retries included.",
+    )
+    token_gap_timeout_seconds: float = _setting(
+        "HYBRID_TOKEN_GAP_TIMEOUT_SECONDS",
+        30.0,
+        "Providers: longest silence allowed once the answer started.",
+    )
+    provider_retries: int = _setting(
+        "HYBRID_PROVIDER_RETRIES",
+        2,
+        "Providers: retries before the first text (connection errors, 408, 409, 429, 5xx), with backoff.",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +149,21 @@ class Settings:
         for name in ("demo_ttft_ms", "demo_token_ms"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_env_of(name)} must not be negative, got {getattr(self, name)}")
+        if self.provider not in PROVIDERS:
+            choices = ", ".join(PROVIDERS[1:])
+            raise SettingsError(f"HYBRID_PROVIDER must be one of {choices}, got {self.provider!r}")
+        for name in ("connect_timeout_seconds", "first_token_timeout_seconds", "token_gap_timeout_seconds"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
+        if self.provider_retries < 0:
+            raise SettingsError(f"HYBRID_PROVIDER_RETRIES must not be negative, got {self.provider_retries}")
+
+    @property
+    def model_choices(self) -> tuple[str, ...]:
+        """`HYBRID_MODEL`, then the other `HYBRID_MODELS`, without blanks or repeats."""
+        names = [self.model, *self.models.split(",")]
+        return tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+
 
 
 def _env_of(name: str) -> str:
