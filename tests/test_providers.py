@@ -104,9 +104,13 @@ def openai_server(simulator: SimulatorProcess, tmp_path_factory: pytest.TempPath
     server.stop()
 
 
+def chat_body(model: str) -> dict[str, object]:
+    """The body the chat page posts to `/api/stream` for one question to `model`."""
+    return {"model": model, "messages": [{"role": "user", "content": QUESTION}]}
+
+
 def ask(server: Server, model: str) -> str:
-    body = {"model": model, "messages": [{"role": "user", "content": QUESTION}]}
-    response = httpx.post(server.url + "/api/stream", json=body, timeout=10)
+    response = httpx.post(server.url + "/api/stream", json=chat_body(model), timeout=10)
     assert response.status_code == 200, response.text
     return response.text
 
@@ -148,9 +152,8 @@ def test_failures_before_the_first_token_are_retried_without_duplicating_text(
 def test_closing_the_stream_closes_the_upstream_request_within_100_ms(
     openai_server: Server, simulator: SimulatorProcess
 ) -> None:
-    body = {"model": LONG, "messages": [{"role": "user", "content": QUESTION}]}
     url = openai_server.url + "/api/stream"
-    with httpx.Client(timeout=10) as client, client.stream("POST", url, json=body) as response:
+    with httpx.Client(timeout=10) as client, client.stream("POST", url, json=chat_body(LONG)) as response:
         data = (line for line in response.iter_lines() if line.startswith("data: "))
         for _ in range(5):  # the meta event, then text deltas: the upstream stream is flowing
             next(data)
