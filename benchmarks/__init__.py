@@ -1,0 +1,1 @@
+"""The benchmark suite: hybrid against pure Flask and its peers (see `python -m benchmarks.run --help`)."""

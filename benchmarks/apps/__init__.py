@@ -1,0 +1,1 @@
+"""One module per contender; each serves `benchmarks.dash_app` and `benchmarks.tokens` the same way."""

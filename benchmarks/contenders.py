@@ -1,0 +1,318 @@
+"""The contenders: how each is started (pinned to the server core), probed, measured and stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks import procstat, tokens
+
+SERVER_CPU = "0"
+"""The core every server process runs on; the load generator takes the other one."""
+LOADGEN_CPU = "1"
+
+GTHREAD_THREADS = 32
+GEVENT_CONNECTIONS = 10_000
+LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/hybrid-bench-logs"))
+
+_PY = sys.executable
+_BIN = Path(sys.executable).parent
+_UVICORN = [
+    _PY,
+    "-m",
+    "uvicorn",
+    "--log-level",
+    "warning",
+    "--no-access-log",
+    "--timeout-graceful-shutdown",
+    "1",
+]
+_GUNICORN = [_PY, "-m", "gunicorn", "--workers", "1", "--log-level", "warning", "--timeout", "120"]
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One way to serve the benchmark's Dash app and token stream.
+
+    `commands` are argument lists with `{stream}` and `{dash}` port placeholders; a contender with two
+    services has two commands, and both run on the server core.
+    """
+
+    name: str
+    label: str
+    commands: tuple[tuple[str, ...], ...]
+    two_services: bool = False
+    serves_dash: bool = True
+    max_streams: int | None = None
+    """Streams it can serve at once by construction (threads), when that is a hard cap."""
+    notes: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    ready_path: str = tokens.ACTIVE_PATH
+    upstream: tuple[str, ...] = ()
+    """A model server it proxies (on the load generator's core, not counted), `{upstream}` its port."""
+
+
+def _uvicorn(target: str, *extra: str) -> tuple[str, ...]:
+    return (*_UVICORN, *extra, "--host", "127.0.0.1", "--port", "{stream}", target)
+
+
+def _gthread(target: str, port: str) -> tuple[str, ...]:
+    return (*_GUNICORN, "-k", "gthread", "--threads", str(GTHREAD_THREADS), "-b", f"127.0.0.1:{port}", target)
+
+
+CONTENDERS: dict[str, Contender] = {
+    c.name: c
+    for c in (
+        Contender(
+            "raw", "raw ASGI floor (uvicorn)", (_uvicorn("benchmarks.apps.raw_asgi:app"),), serves_dash=False
+        ),
+        Contender(
+            "hybrid",
+            "hybrid (uvicorn, uvloop+httptools)",
+            (_uvicorn("benchmarks.apps.hybrid_app:app", "--loop", "uvloop", "--http", "httptools"),),
+        ),
+        Contender(
+            "hybrid-asyncio",
+            "hybrid (uvicorn, asyncio+h11)",
+            (_uvicorn("benchmarks.apps.hybrid_app:app", "--loop", "asyncio", "--http", "h11"),),
+        ),
+        Contender(
+            "hybrid-bypass",
+            "prototype: hybrid, streams ahead of the middleware",
+            (_uvicorn("benchmarks.prototypes.bypass_app:app", "--loop", "uvloop", "--http", "httptools"),),
+            notes="benchmarks/prototypes/bypass_app.py",
+        ),
+        Contender(
+            "hybrid-lean",
+            "prototype: hybrid, bypass + one task per stream",
+            (_uvicorn("benchmarks.prototypes.lean_app:app", "--loop", "uvloop", "--http", "httptools"),),
+            notes="benchmarks/prototypes/lean_app.py",
+        ),
+        Contender(
+            "granian",
+            "hybrid on granian",
+            (
+                (
+                    str(_BIN / "granian"),
+                    "--interface",
+                    "asgi",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "{stream}",
+                    "--workers",
+                    "1",
+                    "--loop",
+                    "uvloop",
+                    "--log-level",
+                    "warning",
+                    "benchmarks.apps.hybrid_app:app",
+                ),
+            ),
+            notes="default backpressure: 1024 requests in flight per worker",
+        ),
+        Contender(
+            "werkzeug",
+            "Flask, werkzeug threaded",
+            ((_PY, "-m", "benchmarks.apps.flask_app", "{stream}"),),
+            notes="one thread per connection",
+        ),
+        Contender(
+            "gthread",
+            f"Flask, gunicorn gthread-{GTHREAD_THREADS}",
+            (_gthread("benchmarks.apps.flask_app:server", "{stream}"),),
+            max_streams=GTHREAD_THREADS,
+            notes=f"1 worker, {GTHREAD_THREADS} threads",
+        ),
+        Contender(
+            "gevent",
+            "Flask, gunicorn gevent",
+            (
+                (
+                    *_GUNICORN,
+                    "-k",
+                    "gevent",
+                    "--worker-connections",
+                    str(GEVENT_CONNECTIONS),
+                    "-b",
+                    "127.0.0.1:{stream}",
+                    "benchmarks.apps.flask_app:server",
+                ),
+            ),
+            notes=f"1 worker, worker_connections={GEVENT_CONNECTIONS} (default 1000)",
+        ),
+        Contender(
+            "two-services",
+            "Dash on gthread + sse-starlette service",
+            (
+                _gthread("benchmarks.apps.flask_app:server", "{dash}"),
+                _uvicorn("benchmarks.apps.sse_service:app"),
+            ),
+            two_services=True,
+            notes=f"both on the server core; Dash: gthread-{GTHREAD_THREADS}",
+        ),
+        Contender(
+            "hybrid-proxy",
+            "hybrid + openai SDK -> simulator",
+            (_uvicorn("hybrid.main:app", "--loop", "uvloop", "--http", "httptools"),),
+            env={
+                "OPENAI_API_KEY": "sk-bench",
+                "OPENAI_BASE_URL": "http://127.0.0.1:{upstream}/v1",
+                "HYBRID_MODEL": "sim",
+            },
+            upstream=(
+                _PY,
+                "-m",
+                "hybrid.simulator",
+                "--port",
+                "{upstream}",
+                "--ttft-ms",
+                "0",
+                "--token-ms",
+                "20",
+                "--tokens",
+                "100",
+            ),
+            notes="simulator: 100 tokens, 20 ms apart, first at once",
+            ready_path="/healthz",
+        ),
+        Contender(
+            "dash-fastapi",
+            'Dash(backend="fastapi") + StreamingResponse',
+            (_uvicorn("benchmarks.apps.dash_fastapi:server"),),
+        ),
+    )
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A running contender: its processes (each in its own process group) and ports."""
+
+    def __init__(self, contender: Contender) -> None:
+        self.contender = contender
+        self.stream_port = free_port()
+        self.dash_port = free_port() if contender.two_services else self.stream_port
+        self.upstream_port = free_port()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.upstream: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> Server:
+        ports = {"stream": self.stream_port, "dash": self.dash_port, "upstream": self.upstream_port}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.update({k: v.format(**ports) for k, v in self.contender.env.items()})
+        env.pop("SCRIPT_NAME", None)
+        deadline = time.monotonic() + timeout
+        if self.contender.upstream and self.upstream is None:
+            self.upstream = _spawn(self.contender.upstream, ports, env, LOADGEN_CPU, "upstream")
+            while not _tcp_open(self.upstream_port):
+                if time.monotonic() > deadline or self.upstream.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"the upstream of {self.contender.name} did not start")
+                time.sleep(0.1)
+        for index, command in enumerate(self.contender.commands):
+            self.procs.append(_spawn(command, ports, env, SERVER_CPU, f"{self.contender.name}-{index}"))
+        probes = {self.stream_port: self.contender.ready_path}
+        if self.contender.serves_dash:
+            probes[self.dash_port] = "/_dash-layout"
+        for port, path in probes.items():
+            while not _http_ok(port, path):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                    self.stop()
+                    raise RuntimeError(f"{self.contender.name} did not start (see {LOG_DIR})")
+                time.sleep(0.1)
+        return self
+
+    def restart(self) -> None:
+        """Stop and start the server processes (the upstream, if any, keeps running)."""
+        self._stop(self.procs)
+        self.procs = []
+        self.start()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def sample(self) -> procstat.Sample:
+        return procstat.sample(self.pids)
+
+    def stream_sample(self) -> procstat.Sample:
+        """The process tree that serves streams (the SSE service alone for two services)."""
+        return procstat.sample(self.pids[-1:])
+
+    def stop(self) -> None:
+        self._stop([*self.procs, *([self.upstream] if self.upstream else [])])
+        self.upstream = None
+
+    @staticmethod
+    def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+            with contextlib.suppress(ProcessLookupError):  # stragglers (gunicorn, granian workers)
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+SPAWNED: list[int] = []
+"""Process group of every process this run started (each is its own group leader)."""
+
+
+def _spawn(
+    command: tuple[str, ...], ports: dict[str, int], env: dict[str, str], cpu: str, name: str
+) -> subprocess.Popen[bytes]:
+    """Start one process pinned to `cpu`, in its own process group, logging to `LOG_DIR/name.log`."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    argv = [a.format(**ports) for a in command]
+    with open(LOG_DIR / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(
+            ["taskset", "-c", cpu, *argv],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    SPAWNED.append(proc.pid)
+    return proc
+
+
+def _tcp_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _http_ok(port: int, path: str) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            return s.recv(64).startswith(b"HTTP/1.1 200") or False
+    except OSError:
+        return False
