@@ -38,5 +38,16 @@ lint: $(VENV)/.installed-test
 screenshots: $(VENV)/.installed-test chromium
 	$(BIN)/python scripts/screenshots.py
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@ $(VENV)/.installed
+
+# Benchmarks pin servers to core 0 and the load generator to core 1 (needs 2 cores and taskset).
+bench: $(VENV)/.installed-bench
+	taskset -c 1 $(BIN)/python -m benchmarks.run
+
+bench-full: $(VENV)/.installed-bench
+	taskset -c 1 $(BIN)/python -m benchmarks.run --full
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
