@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import os
+import shutil
+import tempfile
 
 import uvicorn
 
-from hybrid.settings import Settings
+from hybrid import logs
+from hybrid.settings import LOG_FORMATS, LOG_LEVELS, PROVIDERS, Settings, SettingsError
+
+OVERRIDES = {
+    "provider": "HYBRID_PROVIDER",
+    "model": "HYBRID_MODEL",
+    "log_level": "HYBRID_LOG_LEVEL",
+    "log_format": "HYBRID_LOG_FORMAT",
+}
+"""Options that set an environment variable: the workers read their settings from the environment."""
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,16 +28,40 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.host, help="interface to bind (HOST)")
     parser.add_argument("--port", type=int, default=settings.port, help="port to listen on (PORT)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--provider", choices=PROVIDERS[1:], help="where answers come from (HYBRID_PROVIDER)")
+    parser.add_argument("--model", help="the model, or Azure deployment, to answer with (HYBRID_MODEL)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="level of hybrid's logs (HYBRID_LOG_LEVEL)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, help="text or JSON lines (HYBRID_LOG_FORMAT)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(name)s %(message)s")
-    uvicorn.run(
-        "hybrid.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    for option, variable in OVERRIDES.items():
+        if getattr(args, option) is not None:
+            os.environ[variable] = getattr(args, option)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        parser.error(str(exc))
+    if args.workers > 1 and not settings.secret_key:
+        parser.error(
+            "HYBRID_SECRET_KEY must be set to run several workers: each would sign chat tickets with its "
+            "own random key and reject the others'"
+        )
+    metrics_dir = None
+    if args.workers > 1 and MULTIPROC_DIR not in os.environ:
+        # Each worker counts in files of its own there, and /metrics adds them up (see hybrid.metrics).
+        metrics_dir = os.environ[MULTIPROC_DIR] = tempfile.mkdtemp(prefix="hybrid-metrics-")
+    try:
+        uvicorn.run(
+            "hybrid.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=settings.log_level,
+            log_config=logs.dict_config(settings),
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

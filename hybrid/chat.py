@@ -15,20 +15,30 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 
+from hybrid import logs
 from hybrid.errors import ApiError
 from hybrid.middleware import BodyTooLarge
-from hybrid.providers.base import ChatRequest, Message, Provider
+from hybrid.providers.base import ChatRequest, Completion, Message, Provider
 from hybrid.streaming import Event, Item, notice
+from hybrid.tickets import TicketSigner
 
 MAX_MESSAGES = 200
 MAX_MESSAGE_CHARS = 32_000
+MAX_TOTAL_CHARS = 200_000
+MAX_JSON_DEPTH = 8
 ROLES = ("user", "assistant")
+STOP_REASONS = {
+    "length": "it reached the length limit",
+    "content_filter": "the provider's content filter withheld the rest",
+}
+"""Finish reasons that cut an answer short, and how the user is told."""
+FIELDS = frozenset({"messages", "model", "temperature", "preset", "system"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,26 +75,50 @@ class ChatStream:
         models: Sequence[str] | None = None,
         presets: Mapping[str, Preset] = PRESETS,
         allow_system_prompt: bool = False,
+        max_tokens: int | None = None,
+        signer: TicketSigner | None = None,
     ) -> None:
         self.provider = provider
         self.models = tuple(models or provider.models)
         self.presets = presets
         self.allow_system_prompt = allow_system_prompt
+        self.max_tokens = max_tokens
+        self.signer = signer
+        self.completion_observers: list[Callable[[Completion], None]] = []
+        """Called with the `Completion` of each answer that streamed to its end (metrics)."""
 
     async def __call__(self, request: Request) -> AsyncIterator[Item]:
         body = await read_json(request)
+        if self.signer is not None:
+            body = self.signer.verify(body.get("ticket") if isinstance(body, dict) else None)
         return self._answer(self.parse(body))
+
+    def issue(self, body: Any) -> str:
+        """Validate a chat request and sign it into a ticket for `POST /api/stream` (`{"ticket": ...}`).
+
+        The Dash callback calls this, so what streams is what the server checked: its models, its system
+        prompts, its token limit. `ApiError` (400) says what is wrong with the request.
+        """
+        if self.signer is None:
+            raise RuntimeError("this ChatStream has no TicketSigner")
+        self.parse(body)
+        return self.signer.issue(body)
 
     def parse(self, body: Any) -> ChatRequest:
         """The `ChatRequest` a JSON body asks for; `ApiError` (400) says what is wrong with it."""
         if not isinstance(body, dict):
             raise _invalid("the body must be a JSON object")
+        unknown = sorted(set(body) - FIELDS)
+        if unknown:
+            raise _invalid(f"unknown field `{unknown[0]}`; a request may hold {', '.join(sorted(FIELDS))}")
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise _invalid("`messages` must be a non-empty list")
         if len(messages) > MAX_MESSAGES:
             raise _invalid(f"`messages` holds more than {MAX_MESSAGES} messages")
         parsed = [_message(index, item) for index, item in enumerate(messages)]
+        if sum(len(message.content) for message in parsed) > MAX_TOTAL_CHARS:
+            raise _invalid(f"the conversation is longer than {MAX_TOTAL_CHARS} characters; start a new chat")
         if parsed[-1].role != "user":
             raise _invalid("the last message must come from the user")
         model = body.get("model", self.models[0])
@@ -98,7 +132,13 @@ class ChatStream:
             or not 0 <= temperature <= 2
         ):
             raise _invalid("`temperature` must be a number from 0 to 2")
-        return ChatRequest(messages=[*self._system(body), *parsed], model=model, temperature=temperature)
+        return ChatRequest(
+            messages=[*self._system(body), *parsed],
+            model=model,
+            temperature=temperature,
+            max_tokens=self.max_tokens,
+            request_id=logs.request_id.get(),
+        )
 
     def _system(self, body: dict[str, Any]) -> list[Message]:
         """The system message the body asks for: its own (when allowed), else a preset's, else none."""
@@ -128,6 +168,8 @@ class ChatStream:
         completion = reply.completion
         if completion is None:
             return
+        for observe in self.completion_observers:
+            observe(completion)
         usage = completion.usage
         yield Event(
             "completion",
@@ -138,8 +180,9 @@ class ChatStream:
                 "completion_tokens": usage.completion_tokens if usage else None,
             },
         )
-        if completion.finish_reason == "length":
-            yield notice("it reached the length limit")
+        reason = STOP_REASONS.get(completion.finish_reason or "")
+        if reason:
+            yield notice(reason)
 
 
 async def read_json(request: Request) -> Any:
@@ -152,16 +195,37 @@ async def read_json(request: Request) -> Any:
     except BodyTooLarge:
         raise ApiError(413, "body_too_large", "the request body is too large") from None
     try:
-        return json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise _invalid("the body is not valid UTF-8") from None
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise _invalid(f"the body is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError:
         raise _invalid("the body is not valid JSON") from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise _invalid(f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
+    return body
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects, without recursion."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                children = item.values() if isinstance(item, dict) else item
+                level.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _message(index: int, item: Any) -> Message:
     if not isinstance(item, dict):
         raise _invalid(f"messages[{index}] must be an object")
+    unknown = sorted(set(item) - {"role", "content"})
+    if unknown:
+        raise _invalid(f"messages[{index}] has an unknown field `{unknown[0]}`")
     role, content = item.get("role"), item.get("content")
     if role not in ROLES:
         raise _invalid(f"messages[{index}].role must be one of {', '.join(ROLES)}")

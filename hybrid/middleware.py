@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Container
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hybrid.errors import error_response
@@ -74,4 +77,93 @@ def _content_length(scope: Scope) -> int | None:
                 return int(value)
             except ValueError:
                 return None
+    return None
+
+
+class SecurityHeadersMiddleware:
+    """Adds headers that keep pages from being sniffed, framed by other sites, or leaking their URL."""
+
+    def __init__(self, app: ASGIApp, *, frame_ancestors: str = "'self'") -> None:
+        self.app = app
+        self.headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"strict-origin-when-cross-origin"),
+            (b"content-security-policy", f"frame-ancestors {frame_ancestors}".encode()),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [header for header in self.headers if header[0] not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class DashCallbackGuard:
+    """Answers 400 with a JSON error for callback requests Dash would crash on (it answers them 500).
+
+    Dash trusts the shape of `POST /_dash-update-component`; a malformed body raises inside it. This
+    checks the shape first and hands the buffered body on unchanged.
+    """
+
+    REQUIRED = ("output", "outputs", "inputs", "changedPropIds")
+
+    def __init__(self, app: ASGIApp, callbacks: Container[str]) -> None:
+        self.app = app
+        self.callbacks = callbacks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].endswith("/_dash-update-component")
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        problem = _callback_problem(body, self.callbacks)
+        if problem:
+            await error_response(400, "invalid_callback", problem)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _callback_problem(body: bytes, callbacks: Container[str]) -> str | None:
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError):
+        return "a callback request must be a JSON object"
+    if not isinstance(request, dict):
+        return "a callback request must be a JSON object"
+    missing = [key for key in DashCallbackGuard.REQUIRED if key not in request]
+    if missing:
+        return f"the callback request lacks `{missing[0]}`"
+    if not isinstance(request["inputs"], list) or not isinstance(request["changedPropIds"], list):
+        return "`inputs` and `changedPropIds` must be lists"
+    if not isinstance(request["output"], str) or request["output"] not in callbacks:
+        return "the callback request names no callback of this app"
     return None

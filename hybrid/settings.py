@@ -15,6 +15,8 @@ from typing import Any
 
 PROVIDERS = ("", "demo", "openai", "azure")
 """Values of `HYBRID_PROVIDER` (empty: chosen from the other variables)."""
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 class SettingsError(ValueError):
@@ -36,6 +38,16 @@ class Settings:
     host: str = _setting("HOST", "127.0.0.1", "Interface `make run` and `python -m hybrid` bind to.")
     port: int = _setting("PORT", 8050, "Port `make run` and `python -m hybrid` listen on.")
     log_level: str = _setting("HYBRID_LOG_LEVEL", "info", "Log level of the `hybrid` loggers.")
+    log_format: str = _setting(
+        "HYBRID_LOG_FORMAT",
+        "text",
+        "`text`, or `json`: one JSON object per line (uvicorn's lines too), with each stream's request id.",
+    )
+    ready_timeout_seconds: float = _setting(
+        "HYBRID_READY_TIMEOUT_SECONDS",
+        2.0,
+        "`/readyz`: longest wait for the provider's check (listing its models); the result is kept 5 s.",
+    )
     wsgi_threads: int = _setting(
         "HYBRID_WSGI_THREADS",
         8,
@@ -67,6 +79,40 @@ class Settings:
         "HYBRID_SWITCH_INTERVAL_MS",
         1.0,
         "Python's thread switch interval; lower keeps token gaps even while Dash callbacks burn CPU.",
+    )
+    secret_key: str = _setting(
+        "HYBRID_SECRET_KEY",
+        "",
+        "Key that signs chat tickets; share it across workers and hosts. Unset: a random key per "
+        "process (one worker only; several workers refuse to start).",
+        secret=True,
+    )
+    ticket_seconds: float = _setting(
+        "HYBRID_TICKET_SECONDS", 60.0, "How long a signed chat ticket stays valid after the page gets it."
+    )
+    max_tokens: int = _setting(
+        "HYBRID_MAX_TOKENS", 4096, "Most tokens one answer may have (the server's limit)."
+    )
+    max_streams: int = _setting(
+        "HYBRID_MAX_STREAMS",
+        10_000,
+        "Streams open at once in one process before new ones get 503 (0: no cap).",
+    )
+    client_streams: int = _setting(
+        "HYBRID_CLIENT_STREAMS", 4, "Chat streams one client may have open at once before 429 (0: no limit)."
+    )
+    client_rate_per_minute: int = _setting(
+        "HYBRID_CLIENT_RATE_PER_MINUTE",
+        60,
+        "Chat streams one client may start per minute, in bursts of up to a fifth of it (0: no limit).",
+    )
+    cors_origins: str = _setting(
+        "HYBRID_CORS_ORIGINS",
+        "",
+        "Origins allowed to call the app cross-site, comma-separated (none: closed).",
+    )
+    frame_ancestors: str = _setting(
+        "HYBRID_FRAME_ANCESTORS", "'self'", "Who may frame the pages (CSP `frame-ancestors`)."
     )
     allow_client_system_prompt: bool = _setting(
         "HYBRID_ALLOW_CLIENT_SYSTEM_PROMPT",
@@ -143,12 +189,34 @@ class Settings:
         for name in ("wsgi_threads", "max_body_bytes", "port"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{_env_of(name)} must be at least 1, got {getattr(self, name)}")
-        for name in ("keepalive_seconds", "send_timeout_seconds", "shutdown_grace_seconds", "switch_interval_ms"):
+        for name in (
+            "keepalive_seconds",
+            "send_timeout_seconds",
+            "shutdown_grace_seconds",
+            "switch_interval_ms",
+            "ticket_seconds",
+            "max_tokens",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
-        for name in ("demo_ttft_ms", "demo_token_ms"):
+        for name in (
+            "demo_ttft_ms",
+            "demo_token_ms",
+            "max_streams",
+            "client_streams",
+            "client_rate_per_minute",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_env_of(name)} must not be negative, got {getattr(self, name)}")
+        if self.log_level.lower() not in LOG_LEVELS or self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"HYBRID_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} and HYBRID_LOG_FORMAT one of "
+                f"{', '.join(LOG_FORMATS)}, got {self.log_level!r} and {self.log_format!r}"
+            )
+        if self.ready_timeout_seconds <= 0:
+            raise SettingsError(
+                f"HYBRID_READY_TIMEOUT_SECONDS must be positive, got {self.ready_timeout_seconds}"
+            )
         if self.provider not in PROVIDERS:
             choices = ", ".join(PROVIDERS[1:])
             raise SettingsError(f"HYBRID_PROVIDER must be one of {choices}, got {self.provider!r}")
@@ -163,7 +231,6 @@ class Settings:
         """`HYBRID_MODEL`, then the other `HYBRID_MODELS`, without blanks or repeats."""
         names = [self.model, *self.models.split(",")]
         return tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
-
 
 
 def _env_of(name: str) -> str:
@@ -191,5 +258,8 @@ def reference_table() -> str:
     """The README's configuration table, in markdown."""
     rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for spec in dataclasses.fields(Settings):
-        rows.append(f"| `{spec.metadata['env']}` | `{spec.default}` | {spec.metadata['doc']} |")
+        secret = not spec.repr  # its value is never shown, here or in `repr(settings)`
+        default = "(unset)" if spec.default == "" else "(secret)" if secret else f"`{spec.default}`"
+        doc = spec.metadata["doc"] + (" *Secret: never printed.*" if secret else "")
+        rows.append(f"| `{spec.metadata['env']}` | {default} | {doc} |")
     return "\n".join(rows)

@@ -23,7 +23,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from hybrid import sse
+from hybrid.auth import authorize
 from hybrid.errors import ApiError, StreamError
+from hybrid.limits import ClientLimiter, Release
+from hybrid.logs import bind_request_id
 
 logger = logging.getLogger("hybrid.stream")
 
@@ -83,12 +86,48 @@ class StreamSupervisor:
     installed, so open streams close at once and the server's graceful shutdown does not wait on them.
     """
 
-    def __init__(self, observers: Sequence[Callable[[StreamOutcome], None]] = ()) -> None:
+    def __init__(
+        self, *, max_streams: int = 0, observers: Sequence[Callable[[StreamOutcome], None]] = ()
+    ) -> None:
+        self.max_streams = max_streams
+        """Streams admitted at once before new ones are refused with 503 (0: no cap)."""
         self.observers: list[Callable[[StreamOutcome], None]] = list(observers)
         """Called with each stream's `StreamOutcome` when it closes (metrics, logs)."""
+        self.open_observers: list[Callable[[], None]] = []
+        """Called as each stream opens (metrics)."""
+        self.refusal_observers: list[Callable[[ApiError], None]] = []
+        """Called with each stream request refused before it streams: 429, 503, 4xx (metrics)."""
         self._open: set[asyncio.Future[None]] = set()
+        self._admitted = 0
         self._draining = False
         self._signals_installed = False
+
+    def admit(self) -> Release:
+        """Reserve a place for a new stream, or raise 503; call the result when the stream ends."""
+        if self._draining:
+            raise ApiError(
+                503,
+                "shutting_down",
+                "the server is restarting; retry in a moment",
+                headers={"Retry-After": "2"},
+            )
+        if self.max_streams and self._admitted >= self.max_streams:
+            raise ApiError(
+                503,
+                "server_busy",
+                "the server is streaming as many answers as it can; retry shortly",
+                headers={"Retry-After": "5"},
+            )
+        self._admitted += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._admitted -= 1
+
+        return release
 
     @property
     def active(self) -> int:
@@ -114,6 +153,8 @@ class StreamSupervisor:
         if self._draining:
             stream.set_result(None)
         self._open.add(stream)
+        for observe in self.open_observers:
+            observe()
         return stream
 
     def _close_stream(self, stream: asyncio.Future[None], outcome: StreamOutcome) -> None:
@@ -149,6 +190,7 @@ def stream_endpoint(
     keepalive_seconds: float = 15.0,
     send_timeout: float = 30.0,
     supervisor: StreamSupervisor | None = None,
+    limiter: ClientLimiter | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Turn `func(request)`, an async iterator of text deltas, into an SSE endpoint.
 
@@ -157,24 +199,42 @@ def stream_endpoint(
     message the dash-extensions `SSE(concat=True)` component appends; an `Event` becomes a named event.
     The stream ends with `data: [DONE]`. If `func` raises, the user sees why the answer stopped.
 
-    Open streams are counted by `supervisor`; by default, by the one of the `hybrid.create_app` app
-    serving the route, else by one of the endpoint's own.
+    Open streams are admitted and counted by `supervisor` (503 past its cap); by default, by the one of
+    the `hybrid.create_app` app serving the route, else by one of the endpoint's own. `limiter` adds
+    per-client limits (429) before `func` runs. That app's `authorize` hook is asked first (401/403).
     """
     own_supervisor = StreamSupervisor()
 
     async def endpoint(request: Request) -> Response:
+        streams = supervisor or getattr(request.app.state, SUPERVISOR_STATE, own_supervisor)
+        # In this task's context: the stream's log lines, its provider request and its response carry it.
+        request_id = bind_request_id(request.headers.get("x-request-id"))
+        releases: list[Release] = []
         try:
+            await authorize(request)  # the host's hook, before the request costs anything
+            releases.append(streams.admit())
+            if limiter is not None:
+                releases.append(limiter.admit(request))
             source = func(request)
             if inspect.isawaitable(source):
                 source = await source
         except ApiError as exc:
+            _release_all(releases)
+            for observe in streams.refusal_observers:
+                observe(exc)
             return exc.response()
-        return EventStreamResponse(
+        except BaseException:
+            _release_all(releases)
+            raise
+        response = EventStreamResponse(
             source,
             keepalive_seconds=keepalive_seconds,
             send_timeout=send_timeout,
-            supervisor=supervisor or getattr(request.app.state, SUPERVISOR_STATE, own_supervisor),
+            supervisor=streams,
+            on_close=lambda: _release_all(releases),
         )
+        response.headers["X-Request-ID"] = request_id
+        return response
 
     endpoint.__name__ = getattr(func, "__name__", "stream")
     endpoint.__doc__ = func.__doc__
@@ -198,6 +258,7 @@ class EventStreamResponse(Response):
         keepalive_seconds: float = 15.0,
         send_timeout: float = 30.0,
         supervisor: StreamSupervisor | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -208,6 +269,7 @@ class EventStreamResponse(Response):
         self.keepalive_seconds = keepalive_seconds
         self.send_timeout = send_timeout
         self.supervisor = supervisor or StreamSupervisor()
+        self.on_close = on_close
         self._last_write = 0.0
         self._writing_since = 0.0  # when the write in progress began; 0 when none is
         self._deltas = 0
@@ -239,7 +301,8 @@ class EventStreamResponse(Response):
                     if silence >= self.keepalive_seconds:
                         await self._write(send, sse.KEEPALIVE)
                         continue
-                    wake_in = self.keepalive_seconds - silence
+                    # A write may block any moment from now: look again within the send timeout.
+                    wake_in = min(self.keepalive_seconds - silence, self.send_timeout)
                 await asyncio.wait(
                     (pump, disconnect, shutdown), timeout=wake_in, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -258,6 +321,8 @@ class EventStreamResponse(Response):
         finally:
             await _cancel(pump)
             await _cancel(disconnect)
+            if self.on_close is not None:
+                self.on_close()
             first = self._first_delta_at
             supervisor._close_stream(
                 shutdown,
@@ -318,6 +383,11 @@ class EventStreamResponse(Response):
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         self._writing_since = 0.0
         self._last_write = started
+
+
+def _release_all(releases: list[Release]) -> None:
+    for release in releases:
+        release()
 
 
 async def _wait_disconnect(receive: Receive) -> None:

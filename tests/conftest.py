@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -26,7 +30,26 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
 ]
-FAST_DEMO = {"HYBRID_DEMO_TTFT_MS": "50", "HYBRID_DEMO_TOKEN_MS": "10", "HYBRID_CLIENT_RATE_PER_MINUTE": "0"}
+TEST_SECRET = "hybrid-tests-shared-secret"
+FAST_DEMO = {
+    "HYBRID_DEMO_TTFT_MS": "50",
+    "HYBRID_DEMO_TOKEN_MS": "10",
+    "HYBRID_CLIENT_RATE_PER_MINUTE": "0",
+    "HYBRID_SECRET_KEY": TEST_SECRET,
+}
+
+
+def signed(body: object, secret: str = TEST_SECRET) -> dict[str, str]:
+    """The stream request for `body` as the chat page sends it: a ticket signed with the server's key."""
+    from hybrid.tickets import TicketSigner
+
+    return {"ticket": TicketSigner(secret).issue(body)}  # type: ignore[arg-type]
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` in a thread of its own: Playwright's sync API keeps a loop running in this one."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:

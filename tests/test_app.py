@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, run_async, signed
 from tests.sse_client import answer
 
 ECHO = {
@@ -38,7 +38,7 @@ def test_the_chat_page_and_its_callbacks_are_served_through_the_mount(server: Se
 
 
 def test_the_chat_stream_streams_the_demo_answer(server: Server) -> None:
-    body = {"messages": [{"role": "user", "content": "What is hybrid?"}]}
+    body = signed({"messages": [{"role": "user", "content": "What is hybrid?"}]})
     with httpx.stream("POST", server.url + "/api/stream", json=body, timeout=10) as response:
         text, done = answer(response.read().decode())
     assert response.status_code == 200
@@ -47,27 +47,18 @@ def test_the_chat_stream_streams_the_demo_answer(server: Server) -> None:
     assert "```python" in text
 
 
+JSON = {"content-type": "application/json"}
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "status", "kind"),
     [
         (b"{}", {"content-type": "text/plain"}, 415, "unsupported_media_type"),
-        (b"{not json", {"content-type": "application/json"}, 400, "invalid_request"),
-        (b"\xff\xfe", {"content-type": "application/json"}, 400, "invalid_request"),
-        (b'{"messages": []}', {"content-type": "application/json"}, 400, "invalid_request"),
-        (
-            b'{"messages": [{"role": "system", "content": "x"}]}',
-            {"content-type": "application/json"},
-            400,
-            "invalid_request",
-        ),
-        (
-            b'{"messages": [{"role": "user", "content": "x"}], "model": "gpt-9"}',
-            {"content-type": "application/json"},
-            400,
-            "invalid_request",
-        ),
-        (b"[" * 100_000 + b"]" * 100_000, {"content-type": "application/json"}, 400, "invalid_request"),
-        (b" " * 1_100_000, {"content-type": "application/json"}, 413, "body_too_large"),
+        (b"{not json", JSON, 400, "invalid_request"),
+        (b"\xff\xfe", JSON, 400, "invalid_request"),
+        (b"[" * 100_000 + b"]" * 100_000, JSON, 400, "invalid_request"),
+        (b" " * 1_100_000, JSON, 413, "body_too_large"),
+        (b'{"messages": [{"role": "user", "content": "unsigned"}]}', JSON, 403, "invalid_ticket"),
     ],
 )
 def test_bad_chat_requests_get_a_4xx_json_error(
@@ -116,7 +107,7 @@ def test_dash_callbacks_answer_promptly_while_200_streams_are_open(serve) -> Non
             finally:
                 await asyncio.gather(*(stream.__aexit__(None, None, None) for stream in streams))
 
-    elapsed, open_streams = asyncio.run(scenario())
+    elapsed, open_streams = run_async(scenario())
     # 200 open streams would hold 200 Flask threads; here they hold none and the callback is not queued.
     assert open_streams >= 200
     assert elapsed < 1.0
@@ -126,7 +117,7 @@ def test_dash_callbacks_answer_promptly_while_200_streams_are_open(serve) -> Non
 def test_sigterm_ends_open_streams_with_a_notice_and_exits_promptly(serve, runner: str) -> None:
     command = [sys.executable, "-m", "hybrid"] if runner == "python -m hybrid" else None
     server = serve(env={"HYBRID_DEMO_TOKEN_MS": "200"}, command=command)
-    body = {"messages": [{"role": "user", "content": "a long answer please"}]}
+    body = signed({"messages": [{"role": "user", "content": "a long answer please"}]})
     with httpx.stream("POST", server.url + "/api/stream", json=body, timeout=10) as response:
         chunks = response.iter_text()
         received = next(chunks)

@@ -25,7 +25,7 @@ from hybrid.providers import ChatRequest, Completion, Message, OpenAIProvider, U
 from hybrid.providers.openai import sdk_options
 from hybrid.settings import Settings, SettingsError
 from hybrid.simulator import answer_tokens
-from tests.conftest import ROOT, Server, start_server
+from tests.conftest import ROOT, Server, run_async, signed, start_server
 from tests.simulator_fixture import SimulatorProcess
 from tests.sse_client import answer, parse
 
@@ -104,9 +104,9 @@ def openai_server(simulator: SimulatorProcess, tmp_path_factory: pytest.TempPath
     server.stop()
 
 
-def chat_body(model: str) -> dict[str, object]:
-    """The body the chat page posts to `/api/stream` for one question to `model`."""
-    return {"model": model, "messages": [{"role": "user", "content": QUESTION}]}
+def chat_body(model: str) -> dict[str, str]:
+    """The body the chat page posts to `/api/stream` for one question to `model`: a signed ticket."""
+    return signed({"model": model, "messages": [{"role": "user", "content": QUESTION}]})
 
 
 def ask(server: Server, model: str) -> str:
@@ -235,7 +235,7 @@ def test_stopping_a_reply_closes_the_upstream_request_within_100_ms(
         await asyncio.gather(task, return_exceptions=True)
         return stopped
 
-    stopped = asyncio.run(run())
+    stopped = run_async(run())
     record = simulator.closed(model)
     assert record["outcome"] == "client_closed"
     assert record["closed"] - stopped < 0.1
@@ -246,7 +246,7 @@ def test_the_completion_record_carries_usage_and_the_finish_reason(simulator: Si
         reply = provider(simulator.openai_base_url).reply(request("sim"))
         return "".join([delta async for delta in reply]), reply.completion
 
-    text, completion = asyncio.run(run())
+    text, completion = run_async(run())
     assert text == ANSWER
     assert completion == Completion(
         "sim", "stop", Usage(prompt_tokens=len(QUESTION.split()), completion_tokens=20)
@@ -263,7 +263,7 @@ def failure_of(base_url: str, model: str = "sim", **timeouts: float) -> tuple[st
         return raised.value.user_message
 
     started = time.monotonic()
-    message = asyncio.run(run())
+    message = run_async(run())
     return message, time.monotonic() - started
 
 

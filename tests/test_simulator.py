@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -13,6 +12,7 @@ import openai
 import pytest
 
 from hybrid.simulator import answer_tokens
+from tests.conftest import run_async
 from tests.simulator_fixture import SimulatorProcess, start_simulator
 
 ANSWER = "".join(answer_tokens(20))
@@ -48,7 +48,7 @@ def test_the_sdk_parses_streamed_chunks_and_usage(simulator: SimulatorProcess) -
                 usage = chunk.usage or usage
             return "".join(text), usage
 
-    text, usage = asyncio.run(stream())
+    text, usage = run_async(stream())
     assert text == ANSWER
     assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (3, 20)  # type: ignore[attr-defined]
     record = simulator.closed(model)

@@ -23,6 +23,8 @@ class ChatRequest:
     model: str
     temperature: float | None = None
     max_tokens: int | None = None
+    request_id: str | None = None
+    """Sent upstream as `X-Request-ID`, so the provider's logs can be matched with hybrid's."""
 
 
 @dataclass(frozen=True, slots=True)

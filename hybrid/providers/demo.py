@@ -16,7 +16,7 @@ This is turn {turn} of our conversation.
 
 Streaming in hybrid works like this:
 
-1. The Dash callback hands the browser a stream URL and the request body.
+1. A Dash callback checks your message and signs it into a short-lived ticket.
 2. The browser opens the stream on a *native* Starlette route, next to the Dash app.
 3. Each token arrives as one Server-Sent Event, so the answer grows as you read it.
 
@@ -24,7 +24,7 @@ A few things worth knowing:
 
 - Flask threads stay free for Dash callbacks while answers stream.
 - Stop closes the stream, and the model stops generating at once.
-- Set `OPENAI_API_KEY` to talk to a real model instead.
+- Set `OPENAI_API_KEY` and `HYBRID_MODEL` to talk to a real model instead.
 
 ```python
 import hybrid

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,9 +74,15 @@ class OpenAIProvider:
         self.first_token_timeout = first_token_timeout
         self.token_gap_timeout = token_gap_timeout
         self.retries = retries
+        self.failure_observers: list[Callable[[int | None, str], None]] = []
+        """Called with the HTTP status (None without one) and error type of each failed attempt (metrics)."""
 
     def reply(self, request: ChatRequest) -> Reply:
         return Reply(self._generate(request))
+
+    async def ping(self, timeout: float) -> None:
+        """Raise unless the provider lists its models within `timeout` seconds (`/readyz`; costs nothing)."""
+        await self.client.models.list(timeout=timeout)
 
     async def aclose(self) -> None:
         """Close the client's connection pool."""
@@ -118,6 +124,7 @@ class OpenAIProvider:
                     )
                     wait = self._retry_wait(failure, attempt, first_token_due - loop.time(), decoder.started)
                     _log_failure(self.name, request.model, attempt, exc, failure, wait)
+                    self._failed(exc, failure.type)
                     if wait is None:
                         raise StreamError(failure.message, type=failure.type) from exc
                     attempt += 1
@@ -132,6 +139,7 @@ class OpenAIProvider:
                 seconds = self.first_token_timeout
                 message, type = f"the model did not start answering within {seconds:g} s", "provider_timeout"
             logger.warning("%s %s attempt %d failed: %s", self.name, request.model, attempt + 1, message)
+            self._failed(None, type)
             raise StreamError(message, type=type) from None
         finally:
             watchdog.close()
@@ -151,6 +159,8 @@ class OpenAIProvider:
             params["temperature"] = request.temperature
         if request.max_tokens is not None:
             params["max_tokens"] = request.max_tokens
+        if request.request_id:
+            params["extra_headers"] = {"X-Request-ID": request.request_id}
         return self.client.chat.completions.with_streaming_response.create(**params)
 
     def _retry_wait(self, failure: Failure, attempt: int, time_left: float, answering: bool) -> float | None:
@@ -164,6 +174,11 @@ class OpenAIProvider:
         if wait > MAX_RETRY_WAIT or wait >= time_left:
             return None
         return wait
+
+    def _failed(self, exc: BaseException | None, type: str) -> None:
+        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+        for observe in self.failure_observers:
+            observe(status, type)
 
 
 class StreamCut(Exception):

@@ -55,6 +55,8 @@ class RequestRecord:
     """`completed`, `client_closed`, `status`, `cut` or `error_event` (`open` while it runs)."""
     chunks: int = 0
     """Content chunks sent."""
+    request_id: str | None = None
+    """The request's `X-Request-ID` header."""
 
     def close(self, outcome: str, at: float | None = None) -> None:
         self.outcome = outcome
@@ -129,6 +131,7 @@ class Simulator:
             api_version=api_version,
             include_usage=bool(stream_options.get("include_usage")),
             started=time.time(),
+            request_id=request.headers.get("x-request-id"),
         )
         self.log.append(record)
         if scenario.status is not None:

@@ -30,6 +30,16 @@ async def ticks(request: Request) -> AsyncIterator[str]:
         finished[request.query_params.get("id", "")] = time.time()
 
 
+async def flood(request: Request) -> AsyncIterator[str]:
+    """64 KB deltas as fast as the client takes them; records when the generator was closed."""
+    chunk = "x" * 65_536
+    try:
+        while True:
+            yield chunk
+    finally:
+        finished[request.query_params.get("id", "")] = time.time()
+
+
 async def silent(request: Request) -> AsyncIterator[str]:
     await asyncio.sleep(float(request.query_params.get("seconds", "1")))
     yield "late"
@@ -94,6 +104,7 @@ app = hybrid.create_app(
     _dash_app(),
     routes=[
         Route("/ticks", hybrid.stream_endpoint(ticks, keepalive_seconds=0.2), methods=["GET"]),
+        Route("/flood", hybrid.stream_endpoint(flood, send_timeout=1.0), methods=["GET"]),
         Route("/silent", hybrid.stream_endpoint(silent, keepalive_seconds=0.2), methods=["GET"]),
         Route("/broken", hybrid.stream_endpoint(broken), methods=["GET"]),
         Route("/refused", hybrid.stream_endpoint(refused), methods=["GET"]),

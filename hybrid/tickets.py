@@ -1,0 +1,81 @@
+"""Signed, short-lived tickets: the server composes a chat request, the stream endpoint trusts only that.
+
+The Dash callback validates what the page asks for and signs the result (HMAC, `itsdangerous`); the
+stream endpoint verifies the signature and age. Tickets are stateless, so any worker or host that
+shares `HYBRID_SECRET_KEY` accepts them. Replay is bounded twice: a ticket expires after `max_age`
+seconds, and each process accepts a ticket's nonce once.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import secrets
+import sys
+import time
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from hybrid.errors import ApiError
+from hybrid.settings import SettingsError
+
+logger = logging.getLogger("hybrid.tickets")
+
+_NONCE = "_nonce"
+
+
+class TicketSigner:
+    """Issues and verifies tickets that carry a JSON object."""
+
+    def __init__(self, secret_key: str, *, max_age: float = 60.0, salt: str = "hybrid.chat") -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
+        self.max_age = max_age
+        self._used: dict[str, float] = {}  # nonce -> when it expires
+
+    def issue(self, payload: dict[str, Any]) -> str:
+        return self._serializer.dumps({**payload, _NONCE: secrets.token_urlsafe(12)})
+
+    def verify(self, ticket: Any) -> dict[str, Any]:
+        """The ticket's payload; `ApiError` 403 when forged or used, 410 when expired."""
+        if not isinstance(ticket, str):
+            raise ApiError(403, "invalid_ticket", "the ticket is missing or malformed")
+        try:
+            payload = self._serializer.loads(ticket, max_age=self.max_age)
+        except SignatureExpired:
+            raise ApiError(410, "ticket_expired", "the ticket has expired; send the message again") from None
+        except BadSignature:
+            raise ApiError(403, "invalid_ticket", "the ticket's signature is not valid") from None
+        nonce = payload.pop(_NONCE, None)
+        now = time.monotonic()
+        if nonce is None or self._used.get(nonce, 0) > now:
+            raise ApiError(403, "ticket_used", "the ticket has already been used")
+        self._forget_expired(now)
+        self._used[nonce] = now + self.max_age
+        return payload
+
+    def _forget_expired(self, now: float) -> None:
+        if len(self._used) < 1024:
+            return
+        self._used = {nonce: until for nonce, until in self._used.items() if until > now}
+
+
+def secret_key(configured: str) -> str:
+    """The configured key, or a random one for this process when there is a single worker."""
+    if configured:
+        return configured
+    if _several_workers():
+        raise SettingsError(
+            "HYBRID_SECRET_KEY must be set when the app runs in several worker processes: "
+            "each worker would otherwise sign with its own random key and reject the others' tickets"
+        )
+    logger.warning(
+        "HYBRID_SECRET_KEY is not set: using a random key for this process; "
+        "set it to run several workers or hosts"
+    )
+    return secrets.token_urlsafe(32)
+
+
+def _several_workers() -> bool:
+    """True in a worker of `uvicorn --workers N` (spawned by multiprocessing) or of gunicorn."""
+    return multiprocessing.parent_process() is not None or "gunicorn.workers.base" in sys.modules
