@@ -18,6 +18,8 @@ SERVER_CPU = "0"
 """The core every server process runs on; the load generator takes the other one."""
 LOADGEN_CPU = "1"
 
+SECRET_KEY = "bench-only-not-a-secret"
+"""HYBRID_SECRET_KEY of every contender (the proxy scenario signs chat tickets with it)."""
 GTHREAD_THREADS = 32
 GEVENT_CONNECTIONS = 10_000
 LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/hybrid-bench-logs"))
@@ -211,7 +213,8 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> Server:
         ports = {"stream": self.stream_port, "dash": self.dash_port, "upstream": self.upstream_port}
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # a fixed ticket key: hybrid refuses a random per-process key when it runs several workers (granian)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYBRID_SECRET_KEY": SECRET_KEY}
         env.update({k: v.format(**ports) for k, v in self.contender.env.items()})
         env.pop("SCRIPT_NAME", None)
         deadline = time.monotonic() + timeout

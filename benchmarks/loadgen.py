@@ -99,9 +99,13 @@ def stream_request(plan: tokens.Plan) -> bytes:
 class StreamSet:
     """Many streams against one port, opened on a schedule and all bounded by a deadline."""
 
-    def __init__(self, port: int, plan: tokens.Plan | bytes) -> None:
+    def __init__(self, port: int, plan: tokens.Plan | bytes | list[bytes]) -> None:
+        """`plan` is the token plan, one raw request for every stream, or one raw request per stream."""
         self.port = port
-        self.request = plan if isinstance(plan, bytes) else stream_request(plan)
+        if isinstance(plan, tokens.Plan):
+            plan = stream_request(plan)
+        self.requests = plan if isinstance(plan, list) else None
+        self.request = plan if isinstance(plan, bytes) else b""
         self.results: list[StreamResult] = []
         self.protocols: list[_StreamProtocol] = []
         self.finished: list[asyncio.Future[None]] = []
@@ -120,13 +124,14 @@ class StreamSet:
         await asyncio.gather(*pending)
 
     async def _open_one(self, loop: asyncio.AbstractEventLoop) -> None:
+        request = self.requests[len(self.results)] if self.requests else self.request
         result = StreamResult(start=time.perf_counter())
         finished = loop.create_future()
         self.results.append(result)
         self.finished.append(finished)
         try:
             _, protocol = await loop.create_connection(
-                lambda: _StreamProtocol(self.request, result, finished), HOST, self.port
+                lambda: _StreamProtocol(request, result, finished), HOST, self.port
             )
             self.protocols.append(protocol)
         except OSError as exc:

@@ -182,7 +182,12 @@ def main(argv: list[str] | None = None) -> None:
         order = names[index % len(names) :] + names[: index % len(names)]
         print(f"round {index + 1}/{rounds}: {' '.join(order)}", flush=True)
         for name in order:
-            for key, metrics in run_contender(CONTENDERS[name], wanted, sizes, hints).items():
+            try:
+                measured = run_contender(CONTENDERS[name], wanted, sizes, hints)
+            except RuntimeError as exc:  # it did not start: say so in the results, go on with the others
+                print(f"  {name}: {exc}", flush=True)
+                measured = {key: {"error": str(exc)} for key in wanted if name in PLAN[key][1]}
+            for key, metrics in measured.items():
                 document["runs"][key].setdefault(name, []).append({"round": index + 1, **metrics})
         document["rounds"] = index + 1
         document["seconds"] = round(time.perf_counter() - began, 1)

@@ -24,6 +24,7 @@ async def bench_active(request: Request) -> PlainTextResponse:
 
 app = hybrid.create_app(
     build_dash(),
+    settings=hybrid.Settings.from_env(),  # the suite sets HYBRID_SECRET_KEY (granian runs worker processes)
     routes=[
         Route(tokens.STREAM_PATH, hybrid.stream_endpoint(bench_stream), methods=["GET"]),
         Route(tokens.ACTIVE_PATH, bench_active, methods=["GET"]),
