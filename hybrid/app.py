@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from hybrid.auth import AUTHORIZE_STATE, Authorize
 from hybrid.chat import ChatStream
@@ -27,8 +28,24 @@ from hybrid.middleware import BodyLimitMiddleware, DashCallbackGuard, SecurityHe
 from hybrid.providers import Provider
 from hybrid.providers.select import provider_from_settings
 from hybrid.settings import Settings
-from hybrid.streaming import SUPERVISOR_STATE, StreamSupervisor, stream_endpoint
+from hybrid.streaming import SERVER_SEND, SUPERVISOR_STATE, StreamSupervisor, stream_endpoint
 from hybrid.tickets import TicketSigner, secret_key
+
+
+class HybridApp(Starlette):
+    """The Starlette root `create_app` returns; event streams write their bodies past its middleware.
+
+    The middleware (error pages, security headers, body limit, exception handlers) acts on a response's
+    head only, yet as `send` wrappers it would cost every event of every stream a call each. So the app
+    records the server's `send` in the scope (`SERVER_SEND`) and `EventStreamResponse` sends its head
+    through the stack and its events straight to the server (or to the host app's middleware, when
+    mounted).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -38,7 +55,7 @@ def create_app(
     settings: Settings | None = None,
     provider: Provider | None = None,
     authorize: Authorize | None = None,
-) -> Starlette:
+) -> HybridApp:
     """The root ASGI app: native routes, and the Dash app through a2wsgi for every other path.
 
     With no `dash_app`, the built-in chat UI is served. `routes` are extra Starlette routes (for example
@@ -101,7 +118,7 @@ def create_app(
             streams.drain()
             await provider.aclose()
 
-    app = Starlette(
+    app = HybridApp(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readiness.endpoint, methods=["GET"]),

@@ -16,6 +16,20 @@ from starlette.requests import Request
 from hybrid.errors import ApiError
 
 Release = Callable[[], None]
+"""Gives back what an admission took; calling it again does nothing."""
+
+
+def release_once(release: Callable[[], None]) -> Release:
+    """`release` as a `Release`: only its first call counts."""
+    released = False
+
+    def once() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            release()
+
+    return once
 
 
 @dataclass(slots=True)
@@ -68,15 +82,11 @@ class ClientLimiter:
                 )
             client.tokens -= 1
         client.active += 1
-        released = False
 
         def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                client.active -= 1
+            client.active -= 1
 
-        return release
+        return release_once(release)
 
     def _forget_idle(self, now: float) -> None:
         """Drop clients with nothing open whose bucket has refilled: they are as good as new."""

@@ -2,8 +2,9 @@
 
 The response is written directly against ASGI rather than through `sse-starlette` or Starlette's
 `StreamingResponse`; `benchmarks/sse_response_cost.py` measured why (numbers in the README). Per stream it
-runs the generator in one task and, in the request's own task, waits for whichever comes first: the end
-of the answer, a client disconnect, server shutdown, or a silence long enough for a keep-alive comment.
+runs the generator in the request's own task; a small watcher task cancels it when the client leaves,
+the app's supervisor when the server shuts down, and a timer when the client stops reading. The same
+timer sends a keep-alive comment when the generator has been silent.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from starlette.types import Receive, Scope, Send
 from hybrid import sse
 from hybrid.auth import authorize
 from hybrid.errors import ApiError, StreamError
-from hybrid.limits import ClientLimiter, Release
+from hybrid.limits import ClientLimiter, Release, release_once
 from hybrid.logs import bind_request_id
+from hybrid.middleware import BodyTooLarge
 
 logger = logging.getLogger("hybrid.stream")
 
@@ -67,6 +69,9 @@ Item = str | Event
 StreamSource = AsyncIterator[Item] | Awaitable[AsyncIterator[Item]]
 StreamFunc = Callable[[Request], StreamSource]
 
+SERVER_SEND = "hybrid.server_send"
+"""Scope key of the `send` the hybrid root app got (see `hybrid.app.HybridApp`): event bodies go there."""
+
 SUPERVISOR_STATE = "hybrid_streams"
 """The `app.state` attribute holding an app's `StreamSupervisor`."""
 
@@ -97,7 +102,7 @@ class StreamSupervisor:
         """Called as each stream opens (metrics)."""
         self.refusal_observers: list[Callable[[ApiError], None]] = []
         """Called with each stream request refused before it streams: 429, 503, 4xx (metrics)."""
-        self._open: set[asyncio.Future[None]] = set()
+        self._open: set[Callable[[], None]] = set()  # each open stream's "end for shutdown"
         self._admitted = 0
         self._draining = False
         self._signals_installed = False
@@ -119,15 +124,11 @@ class StreamSupervisor:
                 headers={"Retry-After": "5"},
             )
         self._admitted += 1
-        released = False
 
         def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self._admitted -= 1
+            self._admitted -= 1
 
-        return release
+        return release_once(release)
 
     @property
     def active(self) -> int:
@@ -141,24 +142,21 @@ class StreamSupervisor:
     def drain(self) -> None:
         """End every open stream with a shutdown notice; new streams end the same way at once."""
         self._draining = True
-        for stream in self._open:
-            if not stream.done():
-                stream.set_result(None)
+        for end_stream in list(self._open):
+            end_stream()
 
-    def _open_stream(self) -> asyncio.Future[None]:
-        """A future that completes when this stream must end for shutdown."""
+    def _open_stream(self, end_stream: Callable[[], None]) -> None:
+        """Count an open stream; `end_stream()` ends it when the server shuts down."""
         if not self._signals_installed:
             self._install_signal_handlers()
-        stream = asyncio.get_running_loop().create_future()
-        if self._draining:
-            stream.set_result(None)
-        self._open.add(stream)
+        self._open.add(end_stream)
         for observe in self.open_observers:
             observe()
-        return stream
+        if self._draining:
+            end_stream()
 
-    def _close_stream(self, stream: asyncio.Future[None], outcome: StreamOutcome) -> None:
-        self._open.discard(stream)
+    def _close_stream(self, end_stream: Callable[[], None], outcome: StreamOutcome) -> None:
+        self._open.discard(end_stream)
         for observe in self.observers:
             try:
                 observe(outcome)
@@ -215,6 +213,9 @@ def stream_endpoint(
             releases.append(streams.admit())
             if limiter is not None:
                 releases.append(limiter.admit(request))
+            # Read (and cache) the body now: once the stream starts, the response listens on `receive`
+            # for the disconnect, and a generator reading the body then would race it for the messages.
+            await _read_body(request)
             source = func(request)
             if inspect.isawaitable(source):
                 source = await source
@@ -250,6 +251,8 @@ class EventStreamResponse(Response):
 
     media_type = "text/event-stream"
     _loop: asyncio.AbstractEventLoop
+    _task: asyncio.Task[Any]
+    _timer: asyncio.TimerHandle
 
     def __init__(
         self,
@@ -276,56 +279,46 @@ class EventStreamResponse(Response):
         self._first_delta_at: float | None = None
         self._status: StreamStatus = "finished"
         self._error: str | None = None
+        self._stopping: StreamStatus | Literal["complete"] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the source in this task; a watcher task and a timer end it early when they must."""
         supervisor = self.supervisor
         self._loop = loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()  # type: ignore[assignment]
         opened_at = loop.time()
-        shutdown = supervisor._open_stream()
-        pump = loop.create_task(self._pump(send))
-        disconnect = loop.create_task(_wait_disconnect(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            self._last_write = loop.time()
-            while not pump.done():
-                now = loop.time()
-                if self._writing_since:
-                    blocked = now - self._writing_since
-                    if blocked >= self.send_timeout:
-                        logger.warning("dropping a stream whose client stopped reading for %.0f s", blocked)
-                        self._status = "slow_consumer"
-                        return
-                    wake_in = self.send_timeout - blocked
-                else:
-                    silence = now - self._last_write
-                    if silence >= self.keepalive_seconds:
-                        await self._write(send, sse.KEEPALIVE)
-                        continue
-                    # A write may block any moment from now: look again within the send timeout.
-                    wake_in = min(self.keepalive_seconds - silence, self.send_timeout)
-                await asyncio.wait(
-                    (pump, disconnect, shutdown), timeout=wake_in, return_when=asyncio.FIRST_COMPLETED
-                )
-                if disconnect.done():
-                    self._status = "cancelled"
-                    return
-                if shutdown.done():
-                    await _cancel(pump)
-                    self._status = "shutdown"
-                    await self._end(send, "shutdown", SHUTDOWN_NOTICE)
-            if self._status == "cancelled":
-                return
+            send = scope.get(SERVER_SEND, send)  # the head went through the middleware; events skip it
+        except OSError:  # the client left before the stream began
+            if self.on_close is not None:
+                self.on_close()
+            return
+        self._last_write = loop.time()
+        watcher = loop.create_task(self._watch_disconnect(receive))
+        self._timer = loop.call_later(min(self.keepalive_seconds, self.send_timeout), self._check, send)
+        supervisor._open_stream(self._end_for_shutdown)
+        try:
+            await self._pump(send)
+            self._stopping = "complete"
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if self._stopping in (None, "complete") or self._task.uncancel():
+                raise  # cancelled by the server, not by this response
+            await self._stopped(send)
         except OSError:  # the client left while we wrote
             self._status = "cancelled"
         finally:
-            await _cancel(pump)
-            await _cancel(disconnect)
+            self._timer.cancel()
+            watcher.cancel()
+            if self._keepalive is not None:
+                self._keepalive.cancel()
             if self.on_close is not None:
                 self.on_close()
             first = self._first_delta_at
             supervisor._close_stream(
-                shutdown,
+                self._end_for_shutdown,
                 StreamOutcome(
                     status=self._status,
                     error=self._error,
@@ -334,6 +327,50 @@ class EventStreamResponse(Response):
                     duration_seconds=loop.time() - opened_at,
                 ),
             )
+
+    def _stop(self, reason: StreamStatus) -> None:
+        """End the stream for `reason` by cancelling its task (once, and not after it completed)."""
+        if self._stopping is None:
+            self._stopping = reason
+            self._task.cancel()
+
+    def _end_for_shutdown(self) -> None:
+        self._stop("shutdown")
+
+    async def _watch_disconnect(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._stop("cancelled")
+
+    async def _stopped(self, send: Send) -> None:
+        """Finish a stream that `_stop` cancelled; the source is closed already."""
+        self._status = self._stopping  # type: ignore[assignment]
+        if self._stopping == "shutdown":
+            await self._end(send, "shutdown", SHUTDOWN_NOTICE)
+            with contextlib.suppress(OSError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        elif self._stopping == "slow_consumer":
+            logger.warning("dropped a stream whose client stopped reading for %.0f s", self.send_timeout)
+
+    def _check(self, send: Send) -> None:
+        """Timer: drop a client that stopped reading; keep a silent stream alive. Re-arms itself."""
+        now = self._loop.time()
+        if self._writing_since:
+            blocked = now - self._writing_since
+            if blocked >= self.send_timeout:
+                self._stop("slow_consumer")
+                return
+            wait = self.send_timeout - blocked
+        else:
+            silence = now - self._last_write
+            if silence >= self.keepalive_seconds:
+                # The source is silent, so this task waits on it; the comment goes out from a task of
+                # its own, never while another write is under way.
+                self._keepalive = self._loop.create_task(self._write(send, sse.KEEPALIVE))
+                silence = 0.0
+            # A write may block any moment from now: look again within the send timeout.
+            wait = min(self.keepalive_seconds - silence, self.send_timeout)
+        self._timer = self._loop.call_later(wait, self._check, send)
 
     async def _pump(self, send: Send) -> None:
         """Write the source's items as they come; always close the source."""
@@ -385,22 +422,13 @@ class EventStreamResponse(Response):
         self._last_write = started
 
 
+async def _read_body(request: Request) -> None:
+    try:
+        await request.body()
+    except BodyTooLarge:
+        raise ApiError(413, "body_too_large", "the request body is too large") from None
+
+
 def _release_all(releases: list[Release]) -> None:
     for release in releases:
         release()
-
-
-async def _wait_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    if task.done():
-        return
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        if asyncio.current_task().cancelling():  # type: ignore[union-attr]
-            raise

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hybrid.logs import bind_request_id
 from hybrid.settings import reference_table
-from tests.conftest import Server, free_port, signed
+from tests.conftest import Server, free_port, run_async, signed
 from tests.simulator_fixture import SimulatorProcess
 from tests.sse_client import parse
 
@@ -233,7 +233,7 @@ def test_metrics_add_up_over_two_workers(serve: Callable[..., Server]) -> None:
             await asyncio.gather(*tasks)
         return probes
 
-    probes = asyncio.run(run())
+    probes = run_async(run())
     for _, samples in probes:  # whichever worker answers counts every stream...
         assert samples["hybrid_streams_open"] == streams
         assert samples["hybrid_streams_started_total"] == streams
