@@ -31,23 +31,12 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send)
             return
 
-        received = 0
-        exceeded = False
+        limited_receive = LimitedReceive(receive, self.max_bytes)
         started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    exceeded = True
-                    raise BodyTooLarge
-            return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if exceeded:
+            if limited_receive.exceeded:
                 if message["type"] == "http.response.start" and not started:
                     started = True
                     await self._refuse(scope, receive, send)
@@ -70,6 +59,34 @@ class BodyTooLarge(Exception):
     """Raised into the app when it reads past the body limit."""
 
 
+class LimitedReceive:
+    """A `receive` that raises `BodyTooLarge` once the body received passes `max_bytes`."""
+
+    def __init__(self, receive: Receive, max_bytes: int) -> None:
+        self.receive = receive
+        self.max_bytes = max_bytes
+        self.received = 0
+        self.exceeded = False
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                self.exceeded = True
+                raise BodyTooLarge
+        return message
+
+
+def security_headers(frame_ancestors: str) -> list[tuple[bytes, bytes]]:
+    """Headers that keep pages from being sniffed, framed by other sites, or leaking their URL."""
+    return [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"content-security-policy", f"frame-ancestors {frame_ancestors}".encode()),
+    ]
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -81,15 +98,11 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class SecurityHeadersMiddleware:
-    """Adds headers that keep pages from being sniffed, framed by other sites, or leaking their URL."""
+    """Adds `security_headers` to every response that does not set them itself."""
 
     def __init__(self, app: ASGIApp, *, frame_ancestors: str = "'self'") -> None:
         self.app = app
-        self.headers = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"strict-origin-when-cross-origin"),
-            (b"content-security-policy", f"frame-ancestors {frame_ancestors}".encode()),
-        ]
+        self.headers = security_headers(frame_ancestors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

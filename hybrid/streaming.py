@@ -69,9 +69,6 @@ Item = str | Event
 StreamSource = AsyncIterator[Item] | Awaitable[AsyncIterator[Item]]
 StreamFunc = Callable[[Request], StreamSource]
 
-SERVER_SEND = "hybrid.server_send"
-"""Scope key of the `send` the hybrid root app got (see `hybrid.app.HybridApp`): event bodies go there."""
-
 SUPERVISOR_STATE = "hybrid_streams"
 """The `app.state` attribute holding an app's `StreamSupervisor`."""
 
@@ -237,6 +234,7 @@ def stream_endpoint(
         response.headers["X-Request-ID"] = request_id
         return response
 
+    setattr(endpoint, _STREAM_ENDPOINT, True)
     endpoint.__name__ = getattr(func, "__name__", "stream")
     endpoint.__doc__ = func.__doc__
     return endpoint
@@ -290,7 +288,6 @@ class EventStreamResponse(Response):
         opened_at = loop.time()
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            send = scope.get(SERVER_SEND, send)  # the head went through the middleware; events skip it
         except OSError:  # the client left before the stream began
             if self.on_close is not None:
                 self.on_close()
@@ -420,6 +417,14 @@ class EventStreamResponse(Response):
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         self._writing_since = 0.0
         self._last_write = started
+
+
+_STREAM_ENDPOINT = "_hybrid_stream_endpoint"
+
+
+def is_stream_endpoint(endpoint: object) -> bool:
+    """Whether `endpoint` was made by `stream_endpoint`."""
+    return getattr(endpoint, _STREAM_ENDPOINT, False)
 
 
 async def _read_body(request: Request) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from hybrid.tickets import TicketSigner
 from tests.conftest import ROOT, Server, run_async
+from tests.conftest import signed as signed_body
 from tests.sse_client import answer
 
 SECRET = "test-secret-shared-by-every-worker"
@@ -187,6 +188,10 @@ def test_pages_carry_security_headers_and_cors_is_closed_by_default(server: Serv
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "strict-origin-when-cross-origin"
     assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
+    url = server.url + "/api/stream"
+    with httpx.stream("POST", url, json=signed_body(HELLO), timeout=10) as streamed:
+        assert streamed.headers["x-content-type-options"] == "nosniff"  # streams skip the middleware
+        assert "frame-ancestors" in streamed.headers["content-security-policy"]
     preflight = httpx.options(
         server.url + "/api/stream",
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
