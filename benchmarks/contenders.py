@@ -86,18 +86,6 @@ CONTENDERS: dict[str, Contender] = {
             (_uvicorn("benchmarks.apps.hybrid_app:app", "--loop", "asyncio", "--http", "h11"),),
         ),
         Contender(
-            "hybrid-bypass",
-            "prototype: hybrid, streams ahead of the middleware",
-            (_uvicorn("benchmarks.prototypes.bypass_app:app", "--loop", "uvloop", "--http", "httptools"),),
-            notes="benchmarks/prototypes/bypass_app.py",
-        ),
-        Contender(
-            "hybrid-lean",
-            "prototype: hybrid, bypass + one task per stream",
-            (_uvicorn("benchmarks.prototypes.lean_app:app", "--loop", "uvloop", "--http", "httptools"),),
-            notes="benchmarks/prototypes/lean_app.py",
-        ),
-        Contender(
             "granian",
             "hybrid on granian",
             (

@@ -27,21 +27,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 Scenario = Callable[[Server, Sizes], Metrics]
 _STREAMERS = ("raw", "hybrid", "granian", "werkzeug", "gthread", "gevent", "two-services", "dash-fastapi")
-PROTOTYPES = ("hybrid-bypass", "hybrid-lean")
-"""Proposed hybrid core changes; measured only when named with --contenders."""
 _DASH = ("hybrid", "granian", "werkzeug", "gthread", "gevent", "two-services", "dash-fastapi")
 PLAN: dict[str, tuple[Scenario, tuple[str, ...]]] = {
-    "S1": (scenarios.s1_event_cost, ("raw", "hybrid", "hybrid-asyncio", *_STREAMERS[2:], *PROTOTYPES)),
-    "S2": (scenarios.s2_capacity, (*_STREAMERS, *PROTOTYPES)),
-    "S3": (scenarios.s3_storm, (*_STREAMERS, *PROTOTYPES)),
-    "S4": (scenarios.s4_idle_memory, (*_STREAMERS, *PROTOTYPES)),
+    "S1": (scenarios.s1_event_cost, ("raw", "hybrid", "hybrid-asyncio", *_STREAMERS[2:])),
+    "S2": (scenarios.s2_capacity, _STREAMERS),
+    "S3": (scenarios.s3_storm, _STREAMERS),
+    "S4": (scenarios.s4_idle_memory, _STREAMERS),
     "S5": (scenarios.s5_interference, _DASH),
     "S6": (scenarios.s6_dash_side, ("hybrid", "granian", "werkzeug", "gthread", "gevent", "dash-fastapi")),
     "S7": (scenarios.s7_proxy, ("hybrid", "hybrid-proxy")),
-    "S8": (scenarios.s8_disconnect_storm, (*_STREAMERS, *PROTOTYPES)),
+    "S8": (scenarios.s8_disconnect_storm, _STREAMERS),
 }
-QUICK_SKIP = {"werkzeug", "hybrid-asyncio", *PROTOTYPES}
-FULL_SKIP = set(PROTOTYPES)
+QUICK_SKIP = {"werkzeug", "hybrid-asyncio"}
+FULL_SKIP: set[str] = set()
 S2_FIRST_GUESS = {"gthread": 32, "werkzeug": 200}
 
 

@@ -370,22 +370,30 @@ class EventStreamResponse(Response):
         self._timer = self._loop.call_later(wait, self._check, send)
 
     async def _pump(self, send: Send) -> None:
-        """Write the source's items as they come; always close the source."""
-        encoder = sse.MessageEncoder()
+        """Write the source's items as they come; always close the source.
+
+        This loop runs once per token, so it writes inline (no coroutine per event) and keeps its
+        bookkeeping in locals: two clock reads and a few attribute stores per event.
+        """
+        encode = sse.MessageEncoder().message
+        now = self._loop.time
         source = self.source
-        write = self._write
+        deltas = 0
         try:
             async for item in source:
                 if type(item) is str:
-                    chunk = encoder.message(item)
+                    chunk = encode(item)
                     if not chunk:
                         continue
-                    if self._first_delta_at is None:
-                        self._first_delta_at = self._loop.time()
-                    self._deltas += 1
+                    if not deltas:
+                        self._first_delta_at = now()
+                    deltas += 1
                 else:
                     chunk = item.encode()  # type: ignore[union-attr]
-                await write(send, chunk)
+                self._writing_since = started = now()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                self._writing_since = 0.0
+                self._last_write = started
         except OSError:  # a server reporting ASGI >= 2.4 raises on writes after a disconnect
             self._status = "cancelled"
             return
@@ -396,8 +404,9 @@ class EventStreamResponse(Response):
             logger.exception("stream failed")
             await self._end(send, "internal_error", GENERIC_FAILURE)
         else:
-            await write(send, sse.DONE)
+            await self._write(send, sse.DONE)
         finally:
+            self._deltas = deltas
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
                 await aclose()
