@@ -52,6 +52,20 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+def wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path, *, seconds: float) -> bool:
+    """Wait until `url` answers at all; False on time-out, `RuntimeError` with the log if `process` exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            httpx.get(url, timeout=1)
+            return True
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -97,16 +111,8 @@ def start_server(
     handle = log.open("wb")
     process = subprocess.Popen(argv, env=full_env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
     server = Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    if wait_until_answering(process, server.url + "/healthz", log, seconds=30):
+        return server
     server.stop()
     raise RuntimeError(f"server did not start:\n{server.output()}")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, wait_until_answering
 
 FAST = ("--ttft-ms", "20", "--token-ms", "5", "--tokens", "20")
 """Test defaults: an answer of 20 one-token chunks in about 120 ms."""
@@ -59,14 +59,7 @@ def start_simulator(log: Path, *args: str) -> SimulatorProcess:
     handle = log.open("wb")
     process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
     simulator = SimulatorProcess(url=f"http://127.0.0.1:{port}", process=process, log=log)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"simulator exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            httpx.get(simulator.url + "/v1/models", timeout=1)
-            return simulator
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    if wait_until_answering(process, simulator.url + "/v1/models", log, seconds=15):
+        return simulator
     simulator.stop()
     raise RuntimeError(f"simulator did not start:\n{log.read_text()}")
