@@ -1,6 +1,6 @@
 """Server CPU per token: the demo model vs the openai provider (raw + jiter) vs the SDK's parsed chunks.
 
-    .venv/bin/python benchmarks/provider_cost.py [--runs 5] [--streams 50] [--token-ms 10]
+    .venv/bin/python -m benchmarks.provider_cost [--runs 5] [--streams 50] [--token-ms 10]
 
 The server (uvicorn, one process) runs pinned to core 0; the simulator and this load generator run on
 core 1. Each run opens `--streams` chat streams at once and reads them to the end; the server's CPU
@@ -23,25 +23,19 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks import procstat
+from benchmarks.contenders import free_port
+from hybrid.tickets import TicketSigner
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE, LOAD_CORE = 0, 1
-TICK = os.sysconf("SC_CLK_TCK")
 DEMO_TOKENS = 170  # about the length of the demo answer, so both sources stream alike
+SECRET = "provider-cost-bench"  # the servers' HYBRID_SECRET_KEY: this script signs the chat tickets
+SIGNER = TicketSigner(SECRET)
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid`, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return procstat.sample([pid]).cpu_s
 
 
 def start(argv: list[str], ready_url: str, env: dict[str, str], core: int) -> subprocess.Popen[bytes]:
@@ -69,7 +63,7 @@ async def one_stream(client: httpx.AsyncClient, url: str, model: str) -> int:
     """Read one answer to its end; the tokens the server reported streaming."""
     body = {"model": model, "messages": [{"role": "user", "content": "How much CPU does a token cost?"}]}
     tokens = 0
-    async with client.stream("POST", url, json=body) as response:
+    async with client.stream("POST", url, json={"ticket": SIGNER.issue(body)}) as response:
         event = ""
         async for line in response.aiter_lines():
             if line.startswith("event: "):
@@ -154,6 +148,7 @@ def main() -> None:
         "HYBRID_LOG_LEVEL": "warning",
         "HYBRID_CLIENT_STREAMS": "0",
         "HYBRID_CLIENT_RATE_PER_MINUTE": "0",
+        "HYBRID_SECRET_KEY": SECRET,
     }
     upstream = {
         "OPENAI_API_KEY": "sk-bench",
