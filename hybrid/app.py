@@ -21,7 +21,13 @@ from starlette.types import Receive, Scope, Send
 from hybrid.auth import AUTHORIZE_STATE, Authorize
 from hybrid.chat import ChatStream
 from hybrid.embed import serve_dash
-from hybrid.errors import ApiError, error_response, handle_api_error
+from hybrid.errors import (
+    ApiError,
+    error_response,
+    handle_api_error,
+    handle_http_error,
+    http_error_response,
+)
 from hybrid.health import Readiness
 from hybrid.limits import ClientLimiter
 from hybrid.logs import log_outcome
@@ -36,7 +42,13 @@ from hybrid.middleware import (
 from hybrid.providers import Provider
 from hybrid.providers.select import provider_from_settings
 from hybrid.settings import Settings
-from hybrid.streaming import SUPERVISOR_STATE, StreamSupervisor, is_stream_endpoint, stream_endpoint
+from hybrid.streaming import (
+    GENERIC_FAILURE,
+    SUPERVISOR_STATE,
+    StreamSupervisor,
+    is_stream_endpoint,
+    stream_endpoint,
+)
 from hybrid.tickets import TicketSigner, secret_key
 
 logger = logging.getLogger("hybrid.app")
@@ -81,10 +93,10 @@ class HybridApp(Starlette):
         try:
             response = await route.endpoint(request)
         except HTTPException as exc:  # from the host's authorize hook
-            response = error_response(exc.status_code, "http_error", exc.detail, headers=exc.headers)
+            response = http_error_response(exc)
         except Exception:
             logger.exception("stream endpoint %s failed", route.path)
-            response = error_response(500, "internal_error", "the server hit an unexpected error")
+            response = error_response(500, "internal_error", GENERIC_FAILURE)
         response.raw_headers.extend(self.stream_headers)
         await response(scope, receive, send)
 
@@ -175,7 +187,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         stream_headers=security_headers(settings.frame_ancestors),
         middleware=_middleware(settings),
-        exception_handlers={ApiError: handle_api_error, HTTPException: _http_error},
+        exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_error},
         lifespan=lifespan,
     )
     # Dash answers every path it is given (its pages), so it serves what no route matches. As a catch-all
@@ -212,8 +224,3 @@ def _middleware(settings: Settings) -> list[Middleware]:
 
 def _cors_origins(settings: Settings) -> list[str]:
     return [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, "http_error", exc.detail, headers=exc.headers)

@@ -5,6 +5,7 @@ Every error response hybrid sends has the body `{"error": {"type": ..., "message
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -48,3 +49,13 @@ def error_response(
 async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return exc.response()
+
+
+def http_error_response(exc: HTTPException) -> JSONResponse:
+    """Starlette's `HTTPException` (405, a host hook's 401, ...) in hybrid's JSON form."""
+    return error_response(exc.status_code, "http_error", exc.detail, headers=exc.headers)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return http_error_response(exc)

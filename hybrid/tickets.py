@@ -32,6 +32,7 @@ class TicketSigner:
         self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
         self.max_age = max_age
         self._used: dict[str, float] = {}  # nonce -> when it expires
+        self._prune_at = 1024
 
     def issue(self, payload: dict[str, Any]) -> str:
         return self._serializer.dumps({**payload, _NONCE: secrets.token_urlsafe(12)})
@@ -55,9 +56,11 @@ class TicketSigner:
         return payload
 
     def _forget_expired(self, now: float) -> None:
-        if len(self._used) < 1024:
+        """Drop expired nonces, once the table has doubled since the last time: O(1) per ticket."""
+        if len(self._used) < self._prune_at:
             return
         self._used = {nonce: until for nonce, until in self._used.items() if until > now}
+        self._prune_at = max(1024, 2 * len(self._used))
 
 
 def secret_key(configured: str) -> str:
