@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import procstat, tokens
+from hybrid.testing import free_port
 
 SERVER_CPU = "0"
 """The core every server process runs on; the load generator takes the other one."""
@@ -180,12 +181,6 @@ CONTENDERS: dict[str, Contender] = {
         ),
     )
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

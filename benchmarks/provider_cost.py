@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks import procstat
-from benchmarks.contenders import free_port
+from hybrid.testing import free_port
 from hybrid.tickets import TicketSigner
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
+
+from hybrid.testing import free_port, wait_until_answering
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,26 +49,6 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run` in a thread of its own: Playwright's sync API keeps a loop running in this one."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-def wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path, *, seconds: float) -> bool:
-    """Wait until `url` answers at all; False on time-out, `RuntimeError` with the log if `process` exits."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            httpx.get(url, timeout=1)
-            return True
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT, free_port, wait_until_answering
+from hybrid.testing import free_port, wait_until_answering
+from tests.conftest import ROOT
 
 FAST = ("--ttft-ms", "20", "--token-ms", "5", "--tokens", "20")
 """Test defaults: an answer of 20 one-token chunks in about 120 ms."""

@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hybrid.logs import bind_request_id
 from hybrid.settings import reference_table
-from tests.conftest import Server, free_port, run_async, signed
+from hybrid.testing import free_port
+from tests.conftest import Server, run_async, signed
 from tests.simulator_fixture import SimulatorProcess
 from tests.sse_client import parse
 
