@@ -19,7 +19,7 @@ from typing import Any
 from sse_starlette import EventSourceResponse
 from starlette.responses import StreamingResponse
 
-from hybrid.streaming import EventStreamResponse
+from hybrid import EventStreamResponse
 
 Scope = dict[str, Any]
 Contender = Callable[[int], Callable[[Scope, Any, Any], Awaitable[None]]]

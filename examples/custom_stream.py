@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 import hybrid
 from hybrid.chat import read_json
-from hybrid.components import stream_on
+from hybrid import stream_on
 from hybrid.providers.base import ChatRequest, Message
 from hybrid.providers.select import provider_from_settings
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from dash import Dash
@@ -14,41 +13,30 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hybrid.auth import AUTHORIZE_STATE, Authorize
-from hybrid.chat import ChatStream
-from hybrid.embed import serve_dash
-from hybrid.errors import (
-    ApiError,
-    error_response,
-    handle_api_error,
-    handle_http_error,
-    http_error_response,
-)
+from hybrid.auth import Authorize
+from hybrid.chat import CHAT_STREAM_PATH, ChatStream
+from hybrid.dash import DashCallbackGuard, serve_dash
+from hybrid.errors import ApiError, error_response, handle_api_error, handle_http_error
 from hybrid.health import Readiness
+from hybrid.hooks import StreamHooks
 from hybrid.limits import ClientLimiter
-from hybrid.logs import log_outcome
+from hybrid.logs import StreamLog
 from hybrid.metrics import Metrics
 from hybrid.middleware import (
     BodyLimitMiddleware,
-    DashCallbackGuard,
     LimitedReceive,
     SecurityHeadersMiddleware,
     security_headers,
 )
-from hybrid.providers import Provider
+from hybrid.providers.base import Provider, ReportsFailures
 from hybrid.providers.select import provider_from_settings
 from hybrid.settings import Settings
-from hybrid.streaming import (
-    GENERIC_FAILURE,
-    SUPERVISOR_STATE,
-    StreamSupervisor,
-    is_stream_endpoint,
-    stream_endpoint,
-)
+from hybrid.streaming import GENERIC_FAILURE, is_stream_endpoint, stream_endpoint
+from hybrid.supervisor import StreamSupervisor
 from hybrid.tickets import TicketSigner, secret_key
 
 logger = logging.getLogger("hybrid.app")
@@ -62,20 +50,34 @@ class HybridApp(Starlette):
     benchmarks). So routes made by `stream_endpoint` are matched first and run directly, with what the
     stack does for them done here: the body limit, JSON errors, the security headers. Everything else
     takes the ordinary path through the middleware.
+
+    What the app is made of is in its attributes: `settings`, `provider`, `chat` (the chat stream, whose
+    `issue` signs tickets), `streams` (the supervisor), `authorize_hook`, `dash_app` and `metrics`.
     """
 
     def __init__(
         self,
         *,
+        settings: Settings,
+        provider: Provider,
+        chat: ChatStream,
+        streams: StreamSupervisor,
+        metrics: Metrics,
+        dash_app: Dash,
+        authorize_hook: Authorize | None,
         stream_routes: Sequence[Route] = (),
-        max_body_bytes: int,
-        stream_headers: Sequence[tuple[bytes, bytes]] = (),
-        **kwargs: Any,
+        **starlette: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**starlette)
+        self.settings = settings
+        self.provider = provider
+        self.chat = chat
+        self.streams = streams
+        self.metrics = metrics
+        self.dash_app = dash_app
+        self.authorize_hook = authorize_hook
         self.stream_routes = tuple(stream_routes)
-        self.max_body_bytes = max_body_bytes
-        self.stream_headers = list(stream_headers)
+        self._stream_headers = security_headers(settings.frame_ancestors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -89,15 +91,13 @@ class HybridApp(Starlette):
         await super().__call__(scope, receive, send)
 
     async def _stream(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, LimitedReceive(receive, self.max_body_bytes))
+        request = Request(scope, LimitedReceive(receive, self.settings.max_body_bytes))
         try:
-            response = await route.endpoint(request)
-        except HTTPException as exc:  # from the host's authorize hook
-            response = http_error_response(exc)
+            response: Response = await route.endpoint(request)
         except Exception:
             logger.exception("stream endpoint %s failed", route.path)
             response = error_response(500, "internal_error", GENERIC_FAILURE)
-        response.raw_headers.extend(self.stream_headers)
+        response.raw_headers.extend(self._stream_headers)
         await response(scope, receive, send)
 
 
@@ -108,14 +108,16 @@ def create_app(
     settings: Settings | None = None,
     provider: Provider | None = None,
     authorize: Authorize | None = None,
+    hooks: Iterable[StreamHooks] = (),
 ) -> HybridApp:
     """The root ASGI app: native routes, and the Dash app through a2wsgi for every other path.
 
     With no `dash_app`, the built-in chat UI is served. `routes` are extra Starlette routes (for example
     `Route("/api/explain", hybrid.stream_endpoint(explain), methods=["POST"])`) served natively beside
     the mount. `POST /api/stream` streams the chat answers of `provider` (by default, from `settings`)
-    for signed tickets only, which the chat page gets from `app.state.chat.issue` through a Dash callback.
-    `authorize(request)` may refuse each stream request (see `hybrid.auth`).
+    for signed tickets only, which the chat page gets from `app.chat.issue` through a Dash callback.
+    `authorize(request)` may refuse each stream request (see `hybrid.auth`); `hooks` are told of every
+    stream as it opens, is refused and ends (see `hybrid.StreamHooks`).
 
     Mounted in another app (`outer.mount("/chat", app)`), every URL follows the mount path. Starlette
     does not run a mounted app's lifespan: nothing depends on it, but the host's lifespan may enter
@@ -123,28 +125,67 @@ def create_app(
     """
     settings = settings or Settings()
     provider = provider or provider_from_settings(settings)
-    # Dash callbacks run on a2wsgi threads; a short switch interval keeps them from holding the GIL
-    # for the default 5 ms while tokens wait to be written.
-    sys.setswitchinterval(settings.switch_interval_ms / 1000)
     key = secret_key(settings.secret_key)
-    chat_stream = ChatStream(
+    metrics = Metrics()
+    streams = StreamSupervisor(max_streams=settings.max_streams, hooks=[metrics, StreamLog(), *hooks])
+    if isinstance(provider, ReportsFailures):
+        provider.report_failures(streams.hooks.provider_failed)
+    chat = _chat_stream(settings, provider, key, streams.hooks)
+    dash_app = dash_app or _chat_page(settings, provider, chat)
+    native = [
+        *_probes(settings, provider, streams, metrics),
+        Route(
+            CHAT_STREAM_PATH, _chat_endpoint(settings, chat, streams), methods=["POST"], name="chat_stream"
+        ),
+        *routes,
+    ]
+    app = HybridApp(
+        settings=settings,
+        provider=provider,
+        chat=chat,
+        streams=streams,
+        metrics=metrics,
+        dash_app=dash_app,
+        authorize_hook=authorize,
+        routes=native,
+        # With CORS configured, streams take the ordinary path so that its headers apply.
+        stream_routes=[] if _cors_origins(settings) else _stream_routes(native),
+        middleware=_middleware(settings),
+        exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_error},
+        lifespan=_lifespan(streams, provider),
+    )
+    # Dash answers every path it is given (its pages), so it serves what no route matches. As a catch-all
+    # `Mount("/")` it would also take a wrong method on a native route, answering a page instead of 405.
+    app.router.default = _dash_default(settings, dash_app, key, metrics)
+    return app
+
+
+def _chat_stream(settings: Settings, provider: Provider, key: str, hooks: StreamHooks) -> ChatStream:
+    """The chat stream's requests: checked, signed into tickets, answered by `provider`."""
+    return ChatStream(
         provider,
         allow_system_prompt=settings.allow_client_system_prompt,
         max_tokens=settings.max_tokens,
         signer=TicketSigner(key, max_age=settings.ticket_seconds),
+        hooks=hooks,
     )
-    if dash_app is None:
-        from hybrid.ui import build_chat_app
 
-        dash_app = build_chat_app(
-            models=provider.models,
-            allow_system_prompt=settings.allow_client_system_prompt,
-            issue_ticket=chat_stream.issue,
-        )
 
-    streams = StreamSupervisor(max_streams=settings.max_streams)
-    chat = stream_endpoint(
-        chat_stream,
+def _chat_page(settings: Settings, provider: Provider, chat: ChatStream) -> Dash:
+    """The built-in chat page, when the app serves no Dash app of its own."""
+    from hybrid.dash.ui import build_chat_app
+
+    return build_chat_app(
+        models=provider.models,
+        allow_system_prompt=settings.allow_client_system_prompt,
+        issue_ticket=chat.issue,
+    )
+
+
+def _chat_endpoint(settings: Settings, chat: ChatStream, streams: StreamSupervisor) -> Any:
+    """`POST /api/stream`, with the server's stream settings and per-client limits."""
+    return stream_endpoint(
+        chat,
         keepalive_seconds=settings.keepalive_seconds,
         send_timeout=settings.send_timeout_seconds,
         supervisor=streams,
@@ -155,14 +196,28 @@ def create_app(
         ),
     )
 
+
+def _probes(
+    settings: Settings, provider: Provider, streams: StreamSupervisor, metrics: Metrics
+) -> list[Route]:
+    """Liveness, readiness and metrics."""
+
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "streams": streams.active})
 
-    metrics = Metrics()
-    metrics.watch(streams, chat_stream, provider)
-    streams.observers.append(log_outcome)
     readiness = Readiness(provider, streams, timeout=settings.ready_timeout_seconds)
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readiness.endpoint, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
+    ]
 
+
+def _stream_routes(routes: Iterable[BaseRoute]) -> list[Route]:
+    return [route for route in routes if isinstance(route, Route) and is_stream_endpoint(route.endpoint)]
+
+
+def _lifespan(streams: StreamSupervisor, provider: Provider) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -171,38 +226,14 @@ def create_app(
             streams.drain()
             await provider.aclose()
 
-    all_routes = [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readiness.endpoint, methods=["GET"]),
-        Route("/metrics", metrics.endpoint, methods=["GET"]),
-        Route("/api/stream", chat, methods=["POST"], name="chat_stream"),
-        *routes,
-    ]
-    app = HybridApp(
-        routes=all_routes,
-        # With CORS configured, streams take the ordinary path so that its headers apply.
-        stream_routes=[]
-        if _cors_origins(settings)
-        else [r for r in all_routes if isinstance(r, Route) and is_stream_endpoint(r.endpoint)],
-        max_body_bytes=settings.max_body_bytes,
-        stream_headers=security_headers(settings.frame_ancestors),
-        middleware=_middleware(settings),
-        exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_error},
-        lifespan=lifespan,
-    )
-    # Dash answers every path it is given (its pages), so it serves what no route matches. As a catch-all
-    # `Mount("/")` it would also take a wrong method on a native route, answering a page instead of 405.
+    return lifespan
+
+
+def _dash_default(settings: Settings, dash_app: Dash, key: str, metrics: Metrics) -> ASGIApp:
+    """What serves every path no native route matches: Dash, on a counted pool of a2wsgi threads."""
     dash_wsgi = serve_dash(dash_app, secret_key=key, threads=settings.wsgi_threads)
     metrics.watch_pool(dash_wsgi, threads=settings.wsgi_threads)
-    app.router.default = DashCallbackGuard(dash_wsgi, callbacks=dash_app.callback_map)
-    app.state.settings = settings
-    app.state.provider = provider
-    app.state.chat = chat_stream
-    setattr(app.state, SUPERVISOR_STATE, streams)
-    setattr(app.state, AUTHORIZE_STATE, authorize)
-    app.state.dash = dash_app
-    app.state.metrics = metrics
-    return app
+    return DashCallbackGuard(dash_wsgi, callbacks=dash_app.callback_map)
 
 
 def _middleware(settings: Settings) -> list[Middleware]:

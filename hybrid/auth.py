@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from hybrid.errors import ApiError
@@ -18,17 +19,16 @@ Authorize = Callable[[Request], bool | Awaitable[bool | None] | None]
 """Allows a stream request by returning (anything but `False`), refuses it by returning `False` (403)
 or by raising `ApiError` (e.g. 401) or Starlette's `HTTPException`; may be async."""
 
-AUTHORIZE_STATE = "hybrid_authorize"
-"""The `app.state` attribute holding an app's `Authorize` hook."""
 
-
-async def authorize(request: Request) -> None:
-    """Apply the hook of the hybrid app serving `request`, if it has one; raise `ApiError` to refuse."""
-    hook: Authorize | None = getattr(request.app.state, AUTHORIZE_STATE, None)
+async def authorize(request: Request, hook: Authorize | None) -> None:
+    """Ask `hook` about `request`; raise `ApiError` (whatever the hook raised or returned) to refuse."""
     if hook is None:
         return
-    verdict = hook(request)
-    if inspect.isawaitable(verdict):
-        verdict = await verdict
+    try:
+        verdict = hook(request)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+    except HTTPException as exc:
+        raise ApiError.from_http(exc) from None
     if verdict is False:
         raise ApiError(403, "forbidden", "you are not allowed to use this stream")

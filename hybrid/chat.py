@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +23,14 @@ from starlette.requests import Request
 
 from hybrid import logs
 from hybrid.errors import ApiError
-from hybrid.middleware import BodyTooLarge
-from hybrid.providers.base import ChatRequest, Completion, Message, Provider
-from hybrid.streaming import Event, Item, notice
+from hybrid.hooks import StreamHooks
+from hybrid.providers.base import ChatRequest, Message, Provider
+from hybrid.sse import Event
+from hybrid.streaming import Item, notice
 from hybrid.tickets import TicketSigner
 
+CHAT_STREAM_PATH = "/api/stream"
+"""Where an app serves its chat stream, relative to where it is mounted."""
 MAX_MESSAGES = 200
 MAX_MESSAGE_CHARS = 32_000
 MAX_TOTAL_CHARS = 200_000
@@ -77,6 +80,7 @@ class ChatStream:
         allow_system_prompt: bool = False,
         max_tokens: int | None = None,
         signer: TicketSigner | None = None,
+        hooks: StreamHooks | None = None,
     ) -> None:
         self.provider = provider
         self.models = tuple(models or provider.models)
@@ -84,8 +88,8 @@ class ChatStream:
         self.allow_system_prompt = allow_system_prompt
         self.max_tokens = max_tokens
         self.signer = signer
-        self.completion_observers: list[Callable[[Completion], None]] = []
-        """Called with the `Completion` of each answer that streamed to its end (metrics)."""
+        self.hooks = hooks or StreamHooks()
+        """Told of the `Completion` of each answer that streamed to its end (metrics)."""
 
     async def __call__(self, request: Request) -> AsyncIterator[Item]:
         body = await read_json(request)
@@ -168,8 +172,7 @@ class ChatStream:
         completion = reply.completion
         if completion is None:
             return
-        for observe in self.completion_observers:
-            observe(completion)
+        self.hooks.completed(completion)
         usage = completion.usage
         yield Event(
             "completion",
@@ -190,10 +193,7 @@ async def read_json(request: Request) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    try:
-        raw = await request.body()
-    except BodyTooLarge:
-        raise ApiError(413, "body_too_large", "the request body is too large") from None
+    raw = await request.body()  # past the body limit: `BodyTooLarge`, a 413
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -22,6 +22,11 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers
 
+    @classmethod
+    def from_http(cls, exc: HTTPException) -> ApiError:
+        """Starlette's `HTTPException` (405, a host hook's 401, ...) as an `ApiError`."""
+        return cls(exc.status_code, "http_error", exc.detail, headers=exc.headers)
+
     def response(self) -> JSONResponse:
         return error_response(self.status, self.type, self.message, headers=self.headers)
 
@@ -39,6 +44,14 @@ class StreamError(Exception):
         self.type = type
 
 
+class BodyTooLarge(ApiError):
+    """A request body past the size limit: raised while the body is read, answered 413."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, "body_too_large", f"the request body is larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+
 def error_response(
     status: int, type: str, message: str, *, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -51,11 +64,6 @@ async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
     return exc.response()
 
 
-def http_error_response(exc: HTTPException) -> JSONResponse:
-    """Starlette's `HTTPException` (405, a host hook's 401, ...) in hybrid's JSON form."""
-    return error_response(exc.status_code, "http_error", exc.detail, headers=exc.headers)
-
-
 async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return http_error_response(exc)
+    return ApiError.from_http(exc).response()

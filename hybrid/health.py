@@ -1,7 +1,7 @@
 """Readiness, `GET /readyz`: whether this process should get traffic.
 
-Not ready while it shuts down, or while its provider fails a cheap check (a provider with a `ping`
-method; the demo model has none and is always ready). Probes come often and from every load balancer:
+Not ready while it shuts down, or while its provider fails a cheap check (a `Pingable` provider; the
+demo model is not one and is always ready). Probes come often and from every load balancer:
 one check runs at a time and its result is kept for `cache_seconds`.
 """
 
@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from hybrid.errors import error_response
-from hybrid.providers.base import Provider
-from hybrid.streaming import StreamSupervisor
+from hybrid.providers.base import Pingable, Provider
+from hybrid.supervisor import StreamSupervisor
 
 logger = logging.getLogger("hybrid.health")
 
@@ -59,13 +59,13 @@ class Readiness:
         return JSONResponse({"status": "ready", "provider": self.provider.name})
 
     async def _check(self) -> str | None:
-        ping = getattr(self.provider, "ping", None)
-        if ping is None:
+        provider = self.provider
+        if not isinstance(provider, Pingable):
             return None
         name = self.provider.name
         try:
             async with asyncio.timeout(self.timeout):  # in case the check ignores its own timeout
-                await ping(self.timeout)
+                await provider.ping(self.timeout)
         except Exception as exc:
             status = getattr(exc, "status_code", None)
             why = type(exc).__name__ + (f", status {status}" if status is not None else "")

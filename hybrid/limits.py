@@ -1,13 +1,14 @@
-"""Admission control for streams: a per-client rate and concurrency limit (429) and a global cap (503).
+"""Admission control for streams: a per-client rate and concurrency limit (429).
 
 Each refusal is an `ApiError` with a `Retry-After` header, so clients back off instead of hammering a
-process that is already full.
+process that is already full. The global cap (503) is the `StreamSupervisor`'s.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,32 @@ def release_once(release: Callable[[], None]) -> Release:
     return once
 
 
+class Admission:
+    """The places one stream request holds (the server's, its client's); `release` gives back all of them.
+
+    Places are taken one by one, and a refusal can come at any step: whatever was taken by then is
+    given back by the same call, once.
+    """
+
+    __slots__ = ("_releases",)
+
+    def __init__(self) -> None:
+        self._releases: list[Release] = []
+
+    def hold(self, release: Release) -> None:
+        self._releases.append(release)
+
+    def release(self) -> None:
+        releases, self._releases = self._releases, []
+        for release in reversed(releases):
+            release()
+
+
+def client_of(request: Request) -> str:
+    """Whom the limits count a request against: its address as the server sees it."""
+    return request.client.host if request.client else "unknown"
+
+
 @dataclass(slots=True)
 class _Client:
     tokens: float
@@ -44,6 +71,8 @@ class ClientLimiter:
 
     A client is its address as the server sees it; behind a proxy, run uvicorn with
     `--proxy-headers --forwarded-allow-ips=<proxy>` so that is the user's address. A limit of 0 is off.
+    The table remembers at most `max_clients` clients: when it is full, the client seen longest ago with
+    nothing open is forgotten (it starts again with a full bucket, as it would after a minute's pause).
     """
 
     def __init__(self, *, per_minute: int, burst: int, concurrent: int, max_clients: int = 100_000) -> None:
@@ -51,17 +80,20 @@ class ClientLimiter:
         self.burst = max(burst, 1)
         self.concurrent = concurrent
         self.max_clients = max_clients
-        self._clients: dict[str, _Client] = {}
+        self._clients: OrderedDict[str, _Client] = OrderedDict()  # least recently seen first
 
-    def admit(self, request: Request) -> Release:
-        """Count a new stream for the request's client, or raise 429; call the result when it ends."""
-        key = request.client.host if request.client else "unknown"
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def admit(self, key: str) -> Release:
+        """Count a new stream for the client `key`, or raise 429; call the result when it ends."""
         now = time.monotonic()
         client = self._clients.get(key)
         if client is None:
-            if len(self._clients) >= self.max_clients:
-                self._forget_idle(now)
+            self._make_room()
             client = self._clients[key] = _Client(tokens=self.burst, updated=now)
+        else:
+            self._clients.move_to_end(key)
         if self.concurrent and client.active >= self.concurrent:
             raise ApiError(
                 429,
@@ -88,11 +120,26 @@ class ClientLimiter:
 
         return release_once(release)
 
-    def _forget_idle(self, now: float) -> None:
-        """Drop clients with nothing open whose bucket has refilled: they are as good as new."""
-        refill = self.burst / self.rate if self.rate else 0.0
-        self._clients = {
-            key: client
-            for key, client in self._clients.items()
-            if client.active or now - client.updated < refill
-        }
+    def _make_room(self) -> None:
+        """Forget the least recently seen idle client while the table is full.
+
+        Clients with open streams met on the way move to the back: they are in use. Each is moved at most
+        once per call, and there are no more of them than open streams, so a new client costs O(1)
+        amortised whatever the table holds.
+        """
+        clients = self._clients
+        busy = 0
+        while len(clients) >= self.max_clients and busy < len(clients):
+            key, client = next(iter(clients.items()))
+            if client.active:
+                clients.move_to_end(key)
+                busy += 1
+            else:
+                del clients[key]
+        if len(clients) >= self.max_clients:
+            raise ApiError(
+                503,
+                "server_busy",
+                "the server is streaming for as many clients as it can; retry shortly",
+                headers={"Retry-After": "5"},
+            )

@@ -17,12 +17,10 @@ import logging.config
 import re
 import secrets
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hybrid.hooks import StreamHooks, StreamOutcome
 from hybrid.settings import Settings
-
-if TYPE_CHECKING:
-    from hybrid.streaming import StreamOutcome
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("hybrid_request_id", default=None)
 """The request id of the stream being served in this context, if any."""
@@ -76,26 +74,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def log_outcome(outcome: StreamOutcome) -> None:
-    """A `StreamSupervisor` observer: one line per stream as it ends, in the stream's context."""
-    first = outcome.first_delta_seconds
-    _stream_logger.info(
-        "stream %s%s: %d deltas, first after %s, %.2f s",
-        outcome.status,
-        f" ({outcome.error})" if outcome.error else "",
-        outcome.deltas,
-        "-" if first is None else f"{first:.3f} s",
-        outcome.duration_seconds,
-        extra={
-            "fields": {
-                "status": outcome.status,
-                "error": outcome.error,
-                "deltas": outcome.deltas,
-                "first_delta_seconds": first,
-                "duration_seconds": round(outcome.duration_seconds, 6),
-            }
-        },
-    )
+class StreamLog(StreamHooks):
+    """One line per stream as it ends, in the stream's context (so with its request id)."""
+
+    def closed(self, outcome: StreamOutcome) -> None:
+        first = outcome.first_delta_seconds
+        _stream_logger.info(
+            "stream %s%s: %d deltas, first after %s, %.2f s",
+            outcome.status,
+            f" ({outcome.error})" if outcome.error else "",
+            outcome.deltas,
+            "-" if first is None else f"{first:.3f} s",
+            outcome.duration_seconds,
+            extra={
+                "fields": {
+                    "status": outcome.status,
+                    "error": outcome.error,
+                    "deltas": outcome.deltas,
+                    "first_delta_seconds": first,
+                    "duration_seconds": round(outcome.duration_seconds, 6),
+                }
+            },
+        )
 
 
 def dict_config(settings: Settings) -> dict[str, Any]:

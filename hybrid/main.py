@@ -1,9 +1,19 @@
-"""The ASGI app configured from the environment: `uvicorn hybrid.main:app`."""
+"""The ASGI app configured from the environment: `uvicorn hybrid.main:app` (and `python -m hybrid`).
+
+As the server's entry point it also sets what belongs to the whole process: logging
+(`HYBRID_LOG_FORMAT`, `HYBRID_LOG_LEVEL`) and the thread switch interval. An app embedded with
+`create_app` in your own code leaves both to you.
+"""
+
+import sys
 
 from hybrid import logs
 from hybrid.app import create_app
 from hybrid.settings import Settings
 
 settings = Settings.from_env()
-logs.configure(settings)  # HYBRID_LOG_FORMAT and HYBRID_LOG_LEVEL, also under a plain `uvicorn`
+logs.configure(settings)
+# Dash callbacks run on a2wsgi threads; a short switch interval keeps them from holding the GIL for the
+# default 5 ms while tokens wait to be written.
+sys.setswitchinterval(settings.switch_interval_ms / 1000)
 app = create_app(settings=settings)

@@ -1,8 +1,8 @@
 """Prometheus metrics of one app, served at `GET /metrics`.
 
-Streams are counted from `StreamSupervisor` hooks (as each opens, is refused, and ends with its
-`StreamOutcome`), never per delta; tokens from each answer's `Completion`; provider errors from the
-provider's failure hook; the a2wsgi pool by counting the requests its executor runs.
+`Metrics` is a `StreamHooks`: streams are counted as each opens, is refused, and ends with its
+`StreamOutcome`, never per delta; tokens from each answer's `Completion`; provider errors as the provider
+reports them; the a2wsgi pool by counting the requests its executor runs.
 
 With several worker processes set `PROMETHEUS_MULTIPROC_DIR` to an empty directory shared by the workers
 before they start (`python -m hybrid --workers N` makes a temporary one): every worker then writes its
@@ -12,6 +12,7 @@ values there and each scrape, whichever worker answers it, adds them up.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,13 +32,11 @@ from prometheus_client import (
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hybrid.chat import ChatStream
 from hybrid.errors import ApiError
-from hybrid.providers.base import Completion, Provider
-from hybrid.streaming import StreamOutcome, StreamSupervisor
+from hybrid.hooks import StreamHooks, StreamOutcome
+from hybrid.providers.base import Completion
 
 T = TypeVar("T")
-FailureObserver = Callable[[int | None, str], None]
 
 FIRST_TOKEN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0)
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -48,15 +47,11 @@ def multiprocess_mode() -> bool:
     return values.ValueClass is not values.MutexValue
 
 
-class Metrics:
-    """Counters, gauges and histograms of one app, in a registry of its own (apps in one process don't clash).
+class Instruments:
+    """The counters, gauges and histograms, registered in `registry`."""
 
-    Gauges sum over live workers in multiprocess mode (`livesum`): a worker's files are dropped when it
-    exits normally; a killed worker's open streams stay counted until the directory is emptied.
-    """
-
-    def __init__(self) -> None:
-        self.registry = registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
 
         def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
             return Counter(name, doc, labels, registry=registry)
@@ -96,8 +91,8 @@ class Metrics:
         tokens = counter(
             "hybrid_tokens", "Tokens of completed answers as the provider reported them, by kind.", ("kind",)
         )
-        self._prompt_tokens = tokens.labels("prompt")
-        self._completion_tokens = tokens.labels("completion")
+        self.prompt_tokens = tokens.labels("prompt")
+        self.completion_tokens = tokens.labels("completion")
         self.provider_errors = counter(
             "hybrid_provider_errors",
             "Failed provider requests (each attempt, retried or not), by provider, HTTP status (`none` "
@@ -107,63 +102,79 @@ class Metrics:
         self.wsgi_threads = gauge("hybrid_wsgi_threads", "Threads in the a2wsgi pool that runs Dash.")
         self.wsgi_busy = gauge("hybrid_wsgi_threads_busy", "a2wsgi threads running a Dash request now.")
         self.wsgi_queued = gauge("hybrid_wsgi_queued", "Dash requests waiting for an a2wsgi thread.")
-        if multiprocess_mode():
-            atexit.register(multiprocess.mark_process_dead, os.getpid())
 
-    def watch(self, streams: StreamSupervisor, chat: ChatStream, provider: Provider) -> None:
-        """Count the streams of `streams`, the tokens of `chat`'s answers and `provider`'s failures."""
-        streams.open_observers.append(self._opened)
-        streams.refusal_observers.append(self._refused)
-        streams.observers.append(self._closed)
-        chat.completion_observers.append(self._completed)
-        failures: list[FailureObserver] | None = getattr(provider, "failure_observers", None)
-        if failures is not None:  # providers that can fail upstream (openai, azure) have the hook
-            name = provider.name
-            failures.append(lambda status, type: self._provider_failed(name, status, type))
+
+@functools.cache
+def _process_instruments() -> Instruments:
+    """The one set of instruments of this process in multiprocess mode.
+
+    There, values live in this process's files, keyed by metric name: two sets in one process would
+    each write their own totals over the other's, so every app of the process counts on this one.
+    """
+    atexit.register(multiprocess.mark_process_dead, os.getpid())
+    return Instruments(CollectorRegistry())
+
+
+class Metrics(StreamHooks):
+    """The metrics of one app: `StreamHooks` that count its streams, answers and provider failures.
+
+    Each app has a registry of its own (apps in one process don't clash), except in multiprocess mode,
+    where the apps of a process count together. Gauges sum over live workers there (`livesum`): a
+    worker's files are dropped when it exits normally; a killed worker's open streams stay counted
+    until the directory is emptied.
+    """
+
+    def __init__(self) -> None:
+        self.instruments = _process_instruments() if multiprocess_mode() else Instruments(CollectorRegistry())
 
     def watch_pool(self, wsgi: WSGIMiddleware, *, threads: int) -> None:
         """Give a2wsgi a pool of `threads` threads that counts busy threads and waiting requests."""
         wsgi.executor.shutdown(wait=False)  # unused so far: its threads start with the first request
-        wsgi.executor = CountingExecutor(threads, busy=self.wsgi_busy, queued=self.wsgi_queued)
-        self.wsgi_threads.set(threads)
+        wsgi.executor = CountingExecutor(
+            threads, busy=self.instruments.wsgi_busy, queued=self.instruments.wsgi_queued
+        )
+        self.instruments.wsgi_threads.set(threads)
 
     async def endpoint(self, request: Request) -> Response:
         """`GET /metrics`: the Prometheus text format, summed over workers in multiprocess mode."""
-        registry = self.registry
+        registry = self.instruments.registry
         if multiprocess_mode():
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    def _opened(self) -> None:
-        self.started.inc()
-        self.open.inc()
+    def opened(self) -> None:
+        self.instruments.started.inc()
+        self.instruments.open.inc()
 
-    def _refused(self, error: ApiError) -> None:
-        self.rejected.labels(str(error.status), error.type).inc()
+    def refused(self, error: ApiError) -> None:
+        self.instruments.rejected.labels(str(error.status), error.type).inc()
 
-    def _closed(self, outcome: StreamOutcome) -> None:
-        self.open.dec()
+    def closed(self, outcome: StreamOutcome) -> None:
+        metric = self.instruments
+        metric.open.dec()
         if outcome.status == "finished":
-            self.finished.inc()
+            metric.finished.inc()
         elif outcome.status == "cancelled":
-            self.cancelled.inc()
+            metric.cancelled.inc()
         else:
-            self.failed.labels(outcome.error or outcome.status).inc()
+            metric.failed.labels(outcome.error or outcome.status).inc()
         if outcome.deltas:
-            self.deltas.inc(outcome.deltas)
+            metric.deltas.inc(outcome.deltas)
         if outcome.first_delta_seconds is not None:
-            self.first_token.observe(outcome.first_delta_seconds)
-        self.duration.observe(outcome.duration_seconds)
+            metric.first_token.observe(outcome.first_delta_seconds)
+        metric.duration.observe(outcome.duration_seconds)
 
-    def _completed(self, completion: Completion) -> None:
+    def completed(self, completion: Completion) -> None:
         usage = completion.usage
         if usage is not None:
-            self._prompt_tokens.inc(usage.prompt_tokens)
-            self._completion_tokens.inc(usage.completion_tokens)
+            self.instruments.prompt_tokens.inc(usage.prompt_tokens)
+            self.instruments.completion_tokens.inc(usage.completion_tokens)
 
-    def _provider_failed(self, provider: str, status: int | None, type: str) -> None:
-        self.provider_errors.labels(provider, "none" if status is None else str(status), type).inc()
+    def provider_failed(self, provider: str, status: int | None, type: str) -> None:
+        self.instruments.provider_errors.labels(
+            provider, "none" if status is None else str(status), type
+        ).inc()
 
 
 class CountingExecutor(ThreadPoolExecutor):

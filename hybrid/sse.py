@@ -14,6 +14,7 @@ message whose data is exactly `[DONE]` ends the stream. Framing follows the HTML
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 DONE = b"data: [DONE]\n\n"
@@ -67,3 +68,17 @@ def event(name: str, data: Any) -> bytes:
     """
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return f"event: {name}\ndata: {payload}\n\n".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A named event (`event: name`) with JSON `data`, for metadata beside the text.
+
+    A plain `SSE(concat=True)` component ignores named events; hybrid's chat page reads them.
+    """
+
+    name: str
+    data: Any
+
+    def encode(self) -> bytes:
+        return event(self.name, self.data)

@@ -1,10 +1,17 @@
-"""`stream_endpoint`: a Starlette endpoint that streams an async iterator of text deltas as SSE.
+"""`stream_endpoint` and `EventStreamResponse`: an async iterator of text deltas, streamed as SSE.
 
 The response is written directly against ASGI rather than through `sse-starlette` or Starlette's
-`StreamingResponse`; `benchmarks/sse_response_cost.py` measured why (numbers in the README). Per stream it
-runs the generator in the request's own task; a small watcher task cancels it when the client leaves,
-the app's supervisor when the server shuts down, and a timer when the client stops reading. The same
-timer sends a keep-alive comment when the generator has been silent.
+`StreamingResponse`; `benchmarks/sse_response_cost.py` measured why (numbers in the README). Where it
+differs from both, on purpose:
+
+* the source runs in the request's own task. One watcher task cancels it when the client leaves (at any
+  ASGI spec version), the supervisor at shutdown, and one self-re-arming timer when a write has been
+  blocked for `send_timeout` (a client that stopped reading). The same timer sends a keep-alive comment
+  when the source has been silent; no task or timer is made per event;
+* writes go out one at a time, and every one of them (the keep-alive and the final empty body too) is
+  watched by that timer, so a client that stops reading at any moment is dropped in time;
+* a source that raises ends the stream with an `error` event, a visible notice and `[DONE]`: an answer
+  never just stops.
 """
 
 from __future__ import annotations
@@ -13,67 +20,32 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from types import FrameType
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from hybrid import sse
-from hybrid.auth import authorize
+from hybrid.auth import Authorize, authorize
 from hybrid.errors import ApiError, StreamError
-from hybrid.limits import ClientLimiter, Release, release_once
+from hybrid.hooks import StreamOutcome, StreamStatus
+from hybrid.limits import Admission, ClientLimiter, client_of
 from hybrid.logs import bind_request_id
-from hybrid.middleware import BodyTooLarge
+from hybrid.sse import Event
+from hybrid.supervisor import StreamSupervisor
 
 logger = logging.getLogger("hybrid.stream")
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A named event (`event: name`) with JSON `data`, for metadata beside the text.
-
-    A plain `SSE(concat=True)` component ignores named events; hybrid's chat page reads them.
-    """
-
-    name: str
-    data: Any
-
-    def encode(self) -> bytes:
-        return sse.event(self.name, self.data)
-
-
-StreamStatus = Literal["finished", "failed", "cancelled", "shutdown", "slow_consumer"]
-
-
-@dataclass(frozen=True, slots=True)
-class StreamOutcome:
-    """How one stream ended, for observers of a `StreamSupervisor`.
-
-    `status`: `finished` (the answer completed), `failed` (the source raised; `error` is its type),
-    `cancelled` (the client left), `shutdown` (the server stopped) or `slow_consumer` (dropped).
-    """
-
-    status: StreamStatus
-    error: str | None
-    deltas: int
-    first_delta_seconds: float | None
-    duration_seconds: float
-
 
 Item = str | Event
 StreamSource = AsyncIterator[Item] | Awaitable[AsyncIterator[Item]]
 StreamFunc = Callable[[Request], StreamSource]
 
-SUPERVISOR_STATE = "hybrid_streams"
-"""The `app.state` attribute holding an app's `StreamSupervisor`."""
-
 GENERIC_FAILURE = "the server hit an unexpected error"
 SHUTDOWN_NOTICE = "the server is restarting"
+_FINAL = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
 def notice(reason: str) -> str:
@@ -81,102 +53,12 @@ def notice(reason: str) -> str:
     return f"\n\n**⚠ The answer stopped: {reason}.**"
 
 
-class StreamSupervisor:
-    """Counts the open streams of an app and ends them, with a notice, when the server shuts down.
+@runtime_checkable
+class StreamHost(Protocol):
+    """What a stream endpoint takes from the app serving it (`HybridApp` is one)."""
 
-    On the first stream it chains itself in front of the SIGTERM and SIGINT handlers the server
-    installed, so open streams close at once and the server's graceful shutdown does not wait on them.
-    """
-
-    def __init__(
-        self, *, max_streams: int = 0, observers: Sequence[Callable[[StreamOutcome], None]] = ()
-    ) -> None:
-        self.max_streams = max_streams
-        """Streams admitted at once before new ones are refused with 503 (0: no cap)."""
-        self.observers: list[Callable[[StreamOutcome], None]] = list(observers)
-        """Called with each stream's `StreamOutcome` when it closes (metrics, logs)."""
-        self.open_observers: list[Callable[[], None]] = []
-        """Called as each stream opens (metrics)."""
-        self.refusal_observers: list[Callable[[ApiError], None]] = []
-        """Called with each stream request refused before it streams: 429, 503, 4xx (metrics)."""
-        self._open: set[Callable[[], None]] = set()  # each open stream's "end for shutdown"
-        self._admitted = 0
-        self._draining = False
-        self._signals_installed = False
-
-    def admit(self) -> Release:
-        """Reserve a place for a new stream, or raise 503; call the result when the stream ends."""
-        if self._draining:
-            raise ApiError(
-                503,
-                "shutting_down",
-                "the server is restarting; retry in a moment",
-                headers={"Retry-After": "2"},
-            )
-        if self.max_streams and self._admitted >= self.max_streams:
-            raise ApiError(
-                503,
-                "server_busy",
-                "the server is streaming as many answers as it can; retry shortly",
-                headers={"Retry-After": "5"},
-            )
-        self._admitted += 1
-
-        def release() -> None:
-            self._admitted -= 1
-
-        return release_once(release)
-
-    @property
-    def active(self) -> int:
-        """How many streams are open now."""
-        return len(self._open)
-
-    @property
-    def draining(self) -> bool:
-        return self._draining
-
-    def drain(self) -> None:
-        """End every open stream with a shutdown notice; new streams end the same way at once."""
-        self._draining = True
-        for end_stream in list(self._open):
-            end_stream()
-
-    def _open_stream(self, end_stream: Callable[[], None]) -> None:
-        """Count an open stream; `end_stream()` ends it when the server shuts down."""
-        if not self._signals_installed:
-            self._install_signal_handlers()
-        self._open.add(end_stream)
-        for observe in self.open_observers:
-            observe()
-        if self._draining:
-            end_stream()
-
-    def _close_stream(self, end_stream: Callable[[], None], outcome: StreamOutcome) -> None:
-        self._open.discard(end_stream)
-        for observe in self.observers:
-            try:
-                observe(outcome)
-            except Exception:
-                logger.exception("stream observer %r failed", observe)
-
-    def _install_signal_handlers(self) -> None:
-        self._signals_installed = True
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous = signal.getsignal(signum)
-            if not callable(previous):
-                continue  # nobody handles it gracefully: the process dies on it anyway
-
-            def chained(num: int, frame: FrameType | None, previous: Any = previous) -> None:
-                loop.call_soon_threadsafe(self.drain)
-                previous(num, frame)
-
-            try:
-                signal.signal(signum, chained)
-            except ValueError:  # not the main thread: the host owns signals
-                logger.debug("cannot watch %s outside the main thread", signum)
-                return
+    streams: StreamSupervisor
+    authorize_hook: Authorize | None
 
 
 def stream_endpoint(
@@ -201,35 +83,37 @@ def stream_endpoint(
     own_supervisor = StreamSupervisor()
 
     async def endpoint(request: Request) -> Response:
-        streams = supervisor or getattr(request.app.state, SUPERVISOR_STATE, own_supervisor)
+        host = request.scope.get("app")
+        host = host if isinstance(host, StreamHost) else None
+        streams = supervisor or (host.streams if host else own_supervisor)
         # In this task's context: the stream's log lines, its provider request and its response carry it.
         request_id = bind_request_id(request.headers.get("x-request-id"))
-        releases: list[Release] = []
+        admission = Admission()
         try:
-            await authorize(request)  # the host's hook, before the request costs anything
-            releases.append(streams.admit())
+            await authorize(request, host.authorize_hook if host else None)  # before it costs anything
+            admission.hold(streams.admit())
             if limiter is not None:
-                releases.append(limiter.admit(request))
+                admission.hold(limiter.admit(client_of(request)))
             # Read (and cache) the body now: once the stream starts, the response listens on `receive`
             # for the disconnect, and a generator reading the body then would race it for the messages.
-            await _read_body(request)
+            await request.body()
             source = func(request)
             if inspect.isawaitable(source):
                 source = await source
-        except ApiError as exc:
-            _release_all(releases)
-            for observe in streams.refusal_observers:
-                observe(exc)
-            return exc.response()
+        except (ApiError, HTTPException) as exc:
+            admission.release()
+            error = exc if isinstance(exc, ApiError) else ApiError.from_http(exc)
+            streams.refused(error)
+            return error.response()
         except BaseException:
-            _release_all(releases)
+            admission.release()
             raise
         response = EventStreamResponse(
             source,
             keepalive_seconds=keepalive_seconds,
             send_timeout=send_timeout,
             supervisor=streams,
-            on_close=lambda: _release_all(releases),
+            on_close=admission.release,
         )
         response.headers["X-Request-ID"] = request_id
         return response
@@ -240,17 +124,24 @@ def stream_endpoint(
     return endpoint
 
 
+_STREAM_ENDPOINT = "_hybrid_stream_endpoint"
+
+
+def is_stream_endpoint(endpoint: object) -> bool:
+    """Whether `endpoint` was made by `stream_endpoint`."""
+    return getattr(endpoint, _STREAM_ENDPOINT, False)
+
+
 class EventStreamResponse(Response):
     """`text/event-stream` response for an async iterator of deltas (see `stream_endpoint`).
 
-    A client that stops reading holds at most the server's write buffer: the generator waits while a
-    write is blocked, and after `send_timeout` seconds of a blocked write the stream is dropped.
+    A client that stops reading holds at most the server's write buffer: the source waits while a write
+    is blocked, and after `send_timeout` seconds of a blocked write the stream is dropped.
     """
 
     media_type = "text/event-stream"
     _loop: asyncio.AbstractEventLoop
     _task: asyncio.Task[Any]
-    _timer: asyncio.TimerHandle
 
     def __init__(
         self,
@@ -271,64 +162,52 @@ class EventStreamResponse(Response):
         self.send_timeout = send_timeout
         self.supervisor = supervisor or StreamSupervisor()
         self.on_close = on_close
+        self._outcome: StreamStatus | None = None  # how the stream ended, once that is decided
+        self._error: str | None = None  # the error type the stream ended with, if any
+        self._deltas = 0
+        self._opened_at = 0.0
+        self._first_delta_at: float | None = None
         self._last_write = 0.0
         self._writing_since = 0.0  # when the write in progress began; 0 when none is
-        self._deltas = 0
-        self._first_delta_at: float | None = None
-        self._status: StreamStatus = "finished"
-        self._error: str | None = None
-        self._stopping: StreamStatus | Literal["complete"] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._keepalive: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the source in this task; a watcher task and a timer end it early when they must."""
-        supervisor = self.supervisor
         self._loop = loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()  # type: ignore[assignment]
-        opened_at = loop.time()
+        self._opened_at = loop.time()
+        watcher: asyncio.Task[None] | None = None
+        opened = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        except OSError:  # the client left before the stream began
-            if self.on_close is not None:
-                self.on_close()
-            return
-        self._last_write = loop.time()
-        watcher = loop.create_task(self._watch_disconnect(receive))
-        self._timer = loop.call_later(min(self.keepalive_seconds, self.send_timeout), self._check, send)
-        supervisor._open_stream(self._end_for_shutdown)
-        try:
+            self._last_write = loop.time()
+            self.supervisor.opened(self._end_for_shutdown)
+            opened = True
+            watcher = loop.create_task(self._watch_disconnect(receive))
+            self._timer = loop.call_later(min(self.keepalive_seconds, self.send_timeout), self._check, send)
             await self._pump(send)
-            self._stopping = "complete"
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self._write(send, _FINAL)
+            self._outcome = self._outcome or ("failed" if self._error else "finished")
         except asyncio.CancelledError:
-            if self._stopping in (None, "complete") or self._task.uncancel():
+            if self._outcome is None or self._task.uncancel():
                 raise  # cancelled by the server, not by this response
-            await self._stopped(send)
+            await self._after_stop(send)
         except OSError:  # the client left while we wrote
-            self._status = "cancelled"
+            self._outcome = self._outcome or "cancelled"
         finally:
-            self._timer.cancel()
-            watcher.cancel()
-            if self._keepalive is not None:
-                self._keepalive.cancel()
+            for pending in (self._timer, watcher, self._keepalive):
+                if pending is not None:
+                    pending.cancel()
             if self.on_close is not None:
                 self.on_close()
-            first = self._first_delta_at
-            supervisor._close_stream(
-                self._end_for_shutdown,
-                StreamOutcome(
-                    status=self._status,
-                    error=self._error,
-                    deltas=self._deltas,
-                    first_delta_seconds=None if first is None else first - opened_at,
-                    duration_seconds=loop.time() - opened_at,
-                ),
-            )
+            if opened:
+                self.supervisor.closed(self._end_for_shutdown, self._outcome_record())
 
     def _stop(self, reason: StreamStatus) -> None:
-        """End the stream for `reason` by cancelling its task (once, and not after it completed)."""
-        if self._stopping is None:
-            self._stopping = reason
+        """End the stream for `reason` by cancelling its task (once, and not after it ended)."""
+        if self._outcome is None:
+            self._outcome = reason
             self._task.cancel()
 
     def _end_for_shutdown(self) -> None:
@@ -339,14 +218,16 @@ class EventStreamResponse(Response):
             pass
         self._stop("cancelled")
 
-    async def _stopped(self, send: Send) -> None:
+    async def _after_stop(self, send: Send) -> None:
         """Finish a stream that `_stop` cancelled; the source is closed already."""
-        self._status = self._stopping  # type: ignore[assignment]
-        if self._stopping == "shutdown":
-            await self._end(send, "shutdown", SHUTDOWN_NOTICE)
-            with contextlib.suppress(OSError):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        elif self._stopping == "slow_consumer":
+        if self._outcome == "shutdown":
+            # The timer no longer drops this stream (it is stopped already), so these writes have a bound
+            # of their own.
+            with contextlib.suppress(OSError, TimeoutError):
+                async with asyncio.timeout(self.send_timeout):
+                    await self._write(send, self._body(self._failure("shutdown", SHUTDOWN_NOTICE)))
+                    await self._write(send, _FINAL)
+        elif self._outcome == "slow_consumer":
             logger.warning("dropped a stream whose client stopped reading for %.0f s", self.send_timeout)
 
     def _check(self, send: Send) -> None:
@@ -361,16 +242,20 @@ class EventStreamResponse(Response):
         else:
             silence = now - self._last_write
             if silence >= self.keepalive_seconds:
-                # The source is silent, so this task waits on it; the comment goes out from a task of
-                # its own, never while another write is under way.
-                self._keepalive = self._loop.create_task(self._write(send, sse.KEEPALIVE))
+                # The source is silent, so this task waits on it: the comment goes out from a task of its
+                # own, and the next delta waits for it (`_pump`), so writes never overlap.
+                self._keepalive = self._loop.create_task(self._keep_alive(send))
                 silence = 0.0
             # A write may block any moment from now: look again within the send timeout.
             wait = min(self.keepalive_seconds - silence, self.send_timeout)
         self._timer = self._loop.call_later(wait, self._check, send)
 
+    async def _keep_alive(self, send: Send) -> None:
+        with contextlib.suppress(OSError):  # the client left: the watcher ends the stream
+            await self._write(send, self._body(sse.KEEPALIVE))
+
     async def _pump(self, send: Send) -> None:
-        """Write the source's items as they come; always close the source.
+        """Write the source's items as they come, then `[DONE]` or the failure; always close the source.
 
         This loop runs once per token, so it writes inline (no coroutine per event) and keeps its
         bookkeeping in locals: two clock reads and a few attribute stores per event.
@@ -390,59 +275,52 @@ class EventStreamResponse(Response):
                     deltas += 1
                 else:
                     chunk = item.encode()  # type: ignore[union-attr]
+                if self._keepalive is not None:
+                    await self._keepalive  # one write at a time: let the keep-alive comment finish
+                    self._keepalive = None
                 self._writing_since = started = now()
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 self._writing_since = 0.0
                 self._last_write = started
-        except OSError:  # a server reporting ASGI >= 2.4 raises on writes after a disconnect
-            self._status = "cancelled"
-            return
         except StreamError as exc:
             logger.warning("stream failed: %s", exc.user_message)
-            await self._end(send, exc.type, exc.user_message)
-        except Exception:
+            await self._write(send, self._body(self._failure(exc.type, exc.user_message)))
+        except Exception as exc:
+            if isinstance(exc, OSError) and self._writing_since:
+                raise  # the write failed: the client left
             logger.exception("stream failed")
-            await self._end(send, "internal_error", GENERIC_FAILURE)
+            await self._write(send, self._body(self._failure("internal_error", GENERIC_FAILURE)))
         else:
-            await self._write(send, sse.DONE)
+            await self._write(send, self._body(sse.DONE))
         finally:
             self._deltas = deltas
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
                 await aclose()
 
-    async def _end(self, send: Send, type: str, reason: str) -> None:
-        """Finish a stream that could not complete: a machine-readable error, the visible notice, [DONE]."""
-        if self._status == "finished":
-            self._status = "failed"
+    def _failure(self, type: str, reason: str) -> bytes:
+        """The end of a stream that could not complete: a machine-readable error, the notice, `[DONE]`."""
         self._error = type
         body = Event("error", {"type": type, "message": reason}).encode()
-        body += sse.MessageEncoder().message(notice(reason)) + sse.DONE
-        with contextlib.suppress(OSError):
-            await self._write(send, body)
+        return body + sse.MessageEncoder().message(notice(reason)) + sse.DONE
 
-    async def _write(self, send: Send, chunk: bytes) -> None:
+    @staticmethod
+    def _body(chunk: bytes) -> dict[str, Any]:
+        return {"type": "http.response.body", "body": chunk, "more_body": True}
+
+    async def _write(self, send: Send, message: dict[str, Any]) -> None:
+        """Send one message, watched by the timer while it is blocked."""
         self._writing_since = started = self._loop.time()
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send(message)
         self._writing_since = 0.0
         self._last_write = started
 
-
-_STREAM_ENDPOINT = "_hybrid_stream_endpoint"
-
-
-def is_stream_endpoint(endpoint: object) -> bool:
-    """Whether `endpoint` was made by `stream_endpoint`."""
-    return getattr(endpoint, _STREAM_ENDPOINT, False)
-
-
-async def _read_body(request: Request) -> None:
-    try:
-        await request.body()
-    except BodyTooLarge:
-        raise ApiError(413, "body_too_large", "the request body is too large") from None
-
-
-def _release_all(releases: list[Release]) -> None:
-    for release in releases:
-        release()
+    def _outcome_record(self) -> StreamOutcome:
+        first = self._first_delta_at
+        return StreamOutcome(
+            status=self._outcome or "cancelled",
+            error=self._error,
+            deltas=self._deltas,
+            first_delta_seconds=None if first is None else first - self._opened_at,
+            duration_seconds=self._loop.time() - self._opened_at,
+        )

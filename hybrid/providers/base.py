@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
 
@@ -85,4 +85,27 @@ class Provider(Protocol):
 
     async def aclose(self) -> None:
         """Release pooled connections."""
+        ...
+
+
+FailureReport = Callable[[str, int | None, str], None]
+"""Told of each failed attempt to reach a provider: its name, the HTTP status (None without one), the
+error type."""
+
+
+@runtime_checkable
+class Pingable(Protocol):
+    """A provider that can check cheaply that it can answer (`/readyz` asks)."""
+
+    async def ping(self, timeout: float) -> None:
+        """Raise unless the provider answers within `timeout` seconds."""
+        ...
+
+
+@runtime_checkable
+class ReportsFailures(Protocol):
+    """A provider that reaches an upstream server, and reports every failed attempt (metrics count them)."""
+
+    def report_failures(self, report: FailureReport) -> None:
+        """Call `report` for each failed attempt from now on."""
         ...

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ import openai
 from jiter import from_json
 
 from hybrid.errors import StreamError
-from hybrid.providers.base import ChatRequest, Completion, Reply, Usage
+from hybrid.providers.base import ChatRequest, Completion, FailureReport, Reply, Usage
 
 logger = logging.getLogger("hybrid.providers.openai")
 
@@ -74,11 +74,14 @@ class OpenAIProvider:
         self.first_token_timeout = first_token_timeout
         self.token_gap_timeout = token_gap_timeout
         self.retries = retries
-        self.failure_observers: list[Callable[[int | None, str], None]] = []
-        """Called with the HTTP status (None without one) and error type of each failed attempt (metrics)."""
+        self._report: FailureReport | None = None
 
     def reply(self, request: ChatRequest) -> Reply:
         return Reply(self._generate(request))
+
+    def report_failures(self, report: FailureReport) -> None:
+        """Call `report(name, status, type)` for each failed attempt (retried or not)."""
+        self._report = report
 
     async def ping(self, timeout: float) -> None:
         """Raise unless the provider lists its models within `timeout` seconds (`/readyz`; costs nothing)."""
@@ -176,9 +179,9 @@ class OpenAIProvider:
         return wait
 
     def _failed(self, exc: BaseException | None, type: str) -> None:
-        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
-        for observe in self.failure_observers:
-            observe(status, type)
+        if self._report is not None:
+            status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+            self._report(self.name, status, type)
 
 
 class StreamCut(Exception):

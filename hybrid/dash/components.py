@@ -17,23 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
-import flask
 from dash import Dash, Input, Output, State
 from dash.exceptions import PreventUpdate
 
+from hybrid.dash.mount import route_url
+
 BodyFunc = Callable[..., Any]
-
-
-def route_url(path: str) -> str:
-    """The URL of the native route `path` (e.g. `/api/explain`) as the browser reaches it.
-
-    Inside a Dash request (a layout function or a callback) it starts with that request's mount path;
-    elsewhere it is `path` itself.
-    """
-    root = quote(flask.request.script_root, safe="/") if flask.has_request_context() else ""
-    return root + path
 
 
 def sse_request(

@@ -1,5 +1,5 @@
 """The built-in chat page: a Dash app that streams answers from the native stream endpoint."""
 
-from hybrid.ui.chat import build_chat_app
+from hybrid.dash.ui.chat import build_chat_app
 
 __all__ = ["build_chat_app"]

@@ -2,27 +2,19 @@
 browser code in `assets/`).
 
 The page streams answers from the native `POST /api/stream` route, whose URL is computed per page load
-from the mount point of the request (`flask.request.script_root`), never hard-coded to `/`.
+from the mount path of the request (`hybrid.dash.mount.route_url`), never hard-coded to `/`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import flask
 from dash import Dash, html
 
-from hybrid.chat import PRESETS, Preset
-from hybrid.ui.callbacks import IssueTicket, register_callbacks
-from hybrid.ui.layout import chat_layout
-
-STREAM_PATH = "/api/stream"
-
-
-def stream_url() -> str:
-    """The chat stream's URL as seen by the browser, from the mount point of this request."""
-    root = flask.request.script_root if flask.has_request_context() else ""
-    return root + STREAM_PATH
+from hybrid.chat import CHAT_STREAM_PATH, PRESETS, Preset
+from hybrid.dash.mount import route_url
+from hybrid.dash.ui.callbacks import IssueTicket, register_callbacks
+from hybrid.dash.ui.layout import chat_layout
 
 
 def build_chat_app(
@@ -43,7 +35,7 @@ def build_chat_app(
 
     def layout() -> html.Div:
         return chat_layout(
-            stream_url=stream_url(),
+            stream_url=route_url(CHAT_STREAM_PATH),
             models=models,
             presets=presets,
             allow_system_prompt=allow_system_prompt,

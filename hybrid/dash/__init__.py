@@ -1,0 +1,17 @@
+"""The Dash side of hybrid: serving a Dash app under the ASGI root, and what its pages stream with.
+
+* `serve.py`: the Dash (Flask) app through a2wsgi, with a shared secret and a backend check;
+* `mount.py`: page, asset and callback URLs that follow the mount path of each request;
+* `guard.py`: malformed callback requests answered 400 instead of Dash's 500;
+* `components.py`: dash-extensions `SSE` components wired to stream routes (`stream_on`);
+* `ui/`: the built-in chat page.
+
+Nothing in the ASGI stream core imports from here; `hybrid.app` puts the two together.
+"""
+
+from hybrid.dash.components import sse_request, stream_on
+from hybrid.dash.guard import DashCallbackGuard
+from hybrid.dash.mount import route_url
+from hybrid.dash.serve import serve_dash
+
+__all__ = ["DashCallbackGuard", "route_url", "serve_dash", "sse_request", "stream_on"]

@@ -1,0 +1,151 @@
+"""`StreamSupervisor`: the open streams of an app, their admission, their hooks, and shutdown.
+
+A response asks the supervisor for a place (`admit`), reports that it opened and, when it ends, how
+(`opened`, `closed`); refused requests are reported too (`refused`). On SIGTERM or SIGINT every
+supervisor of the process drains: its open streams end at once with a notice, new ones the same way, so
+the server's graceful shutdown never waits on an endless stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import weakref
+from collections.abc import Callable, Iterable
+from types import FrameType
+from typing import Any
+
+from hybrid.errors import ApiError
+from hybrid.hooks import HookSet, StreamHooks, StreamOutcome
+from hybrid.limits import Release, release_once
+
+logger = logging.getLogger("hybrid.stream")
+
+EndStream = Callable[[], None]
+"""Ends one open stream because the server shuts down."""
+
+
+class StreamSupervisor:
+    """Counts an app's open streams, caps them at `max_streams` (0: no cap), and ends them at shutdown."""
+
+    def __init__(self, *, max_streams: int = 0, hooks: Iterable[StreamHooks] = ()) -> None:
+        self.max_streams = max_streams
+        self.hooks = HookSet(hooks)
+        """Told of every stream as it opens, is refused and closes (metrics, logs)."""
+        self._open: set[EndStream] = set()
+        self._admitted = 0
+        self._draining = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def active(self) -> int:
+        """How many streams are open now."""
+        return len(self._open)
+
+    @property
+    def draining(self) -> bool:
+        """Whether the server is shutting down (new streams are refused)."""
+        return self._draining
+
+    def admit(self) -> Release:
+        """Reserve a place for a new stream, or raise 503; call the result when the stream ends."""
+        if self._draining:
+            raise ApiError(
+                503,
+                "shutting_down",
+                "the server is restarting; retry in a moment",
+                headers={"Retry-After": "2"},
+            )
+        if self.max_streams and self._admitted >= self.max_streams:
+            raise ApiError(
+                503,
+                "server_busy",
+                "the server is streaming as many answers as it can; retry shortly",
+                headers={"Retry-After": "5"},
+            )
+        self._admitted += 1
+
+        def release() -> None:
+            self._admitted -= 1
+
+        return release_once(release)
+
+    def refused(self, error: ApiError) -> None:
+        """Report a stream request refused before it streamed."""
+        self.hooks.refused(error)
+
+    def opened(self, end_stream: EndStream) -> None:
+        """Count an open stream; `end_stream()` ends it if the server shuts down (at once if it is)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        SHUTDOWN_SIGNALS.watch(self)
+        self._open.add(end_stream)
+        self.hooks.opened()
+        if self._draining:
+            end_stream()
+
+    def closed(self, end_stream: EndStream, outcome: StreamOutcome) -> None:
+        """Count a stream as closed, for the reason in `outcome`."""
+        self._open.discard(end_stream)
+        self.hooks.closed(outcome)
+
+    def drain(self) -> None:
+        """End every open stream with a shutdown notice; new streams are refused from now on."""
+        self._draining = True
+        for end_stream in list(self._open):
+            end_stream()
+
+    def drain_soon(self) -> None:
+        """`drain` from a signal handler: on this supervisor's event loop, when it is still running."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nothing of it is left to end
+                self._loop.call_soon_threadsafe(self.drain)
+
+
+class ShutdownSignals:
+    """One handler per process in front of the server's SIGTERM and SIGINT handlers, for all supervisors.
+
+    It is chained when a stream first opens (after the server installed its own handlers), and again
+    only if another handler has replaced it since; so however many supervisors a process makes, a signal
+    passes through it once.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self._supervisors: weakref.WeakSet[StreamSupervisor] = weakref.WeakSet()
+
+    def watch(self, supervisor: StreamSupervisor) -> None:
+        """Drain `supervisor` on the next SIGTERM or SIGINT."""
+        self._supervisors.add(supervisor)
+        for signum in self.SIGNALS:
+            previous = signal.getsignal(signum)
+            if isinstance(previous, _Chained) or not callable(previous):
+                continue  # ours already, or nobody handles it gracefully: the process dies on it anyway
+            try:
+                signal.signal(signum, _Chained(self, previous))
+            except ValueError:  # not the main thread: the host owns signals
+                logger.debug("cannot watch %s outside the main thread", signum)
+                return
+
+    def fire(self) -> None:
+        for supervisor in list(self._supervisors):
+            supervisor.drain_soon()
+
+
+class _Chained:
+    """A signal handler that drains the supervisors, then calls the handler it replaced."""
+
+    def __init__(self, signals: ShutdownSignals, previous: Callable[[int, FrameType | None], Any]) -> None:
+        self.signals = signals
+        self.previous = previous
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.signals.fire()
+        self.previous(signum, frame)
+
+
+SHUTDOWN_SIGNALS = ShutdownSignals()
+"""Signals are per process, so their relay is too."""
