@@ -3,6 +3,8 @@
 Run `uvicorn examples.custom_stream:app` and open http://127.0.0.1:8000.
 
 Uses the model configured by the environment (the demo model without keys; see the README's Providers).
+Safe to copy as it is: the page only names a chart the server knows, so no text from the browser reaches
+the model, and each client may start a few explanations a minute.
 """
 
 from __future__ import annotations
@@ -10,40 +12,48 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, dcc, html
 from dash_extensions import SSE
 from starlette.requests import Request
 from starlette.routing import Route
 
 import hybrid
-from hybrid.chat import read_json
-from hybrid import stream_on
-from hybrid.providers.base import ChatRequest, Message
-from hybrid.providers.select import provider_from_settings
 
 settings = hybrid.Settings.from_env()
-provider = provider_from_settings(settings)
+provider = hybrid.provider_from_settings(settings)
 
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun"]
-SALES = [120, 135, 128, 160, 190, 240]
+CHARTS = {
+    "monthly-sales": {
+        "title": "Monthly sales",
+        "points": {"Jan": 120, "Feb": 135, "Mar": 128, "Apr": 160, "May": 190, "Jun": 240},
+    },
+}
+"""The charts of the page, kept on the server: the prompt is made from these, never from the request."""
 
 
 async def explain(request: Request) -> AsyncIterator[str]:
-    """`POST /api/explain`: the model's explanation of the chart the page posted."""
-    body = await read_json(request)  # a malformed body answers 4xx JSON before anything streams
-    title, points = (body.get("title"), body.get("points")) if isinstance(body, dict) else (None, None)
-    if not isinstance(title, str) or not isinstance(points, dict):
-        raise hybrid.ApiError(400, "invalid_request", "send a `title` string and a `points` object")
-    data = ", ".join(f"{x}: {y}" for x, y in points.items())
-    question = f"Explain the chart '{title}' in three sentences. Data: {data}"
-    # The prompt is composed here, on the server: the page only chooses which chart to explain.
-    return provider.reply(ChatRequest([Message("user", question)], model=provider.models[0]))
+    """`POST /api/explain` with `{"chart": name}`: the model's explanation of that chart."""
+    body = await hybrid.read_json(request)  # a malformed body answers 4xx JSON before anything streams
+    chart = CHARTS.get(body.get("chart")) if isinstance(body, dict) else None
+    if chart is None:
+        raise hybrid.ApiError(400, "invalid_request", f"`chart` must be one of {', '.join(CHARTS)}")
+    data = ", ".join(f"{x}: {y}" for x, y in chart["points"].items())
+    question = f"Explain the chart '{chart['title']}' in three sentences. Data: {data}"
+    return provider.reply(
+        hybrid.ChatRequest([hybrid.Message("user", question)], model=provider.models[0], max_tokens=300)
+    )
+
+
+def figure(name: str) -> go.Figure:
+    chart = CHARTS[name]
+    points = chart["points"]
+    return go.Figure(go.Bar(x=list(points), y=list(points.values())), layout={"title": chart["title"]})
 
 
 dash_app = Dash(__name__, title="Sales")
 dash_app.layout = html.Div(
     [
-        dcc.Graph(id="chart", figure=go.Figure(go.Bar(x=MONTHS, y=SALES), layout={"title": "Monthly sales"})),
+        dcc.Graph(id="chart", figure=figure("monthly-sales")),
         html.Button("Explain this chart", id="explain"),
         SSE(id="explain-stream", concat=True),
         # Plain text, not dcc.Markdown: model output is untrusted and Markdown keeps `javascript:` links.
@@ -52,28 +62,29 @@ dash_app.layout = html.Div(
 )
 
 
-@stream_on(
+@hybrid.stream_on(
     dash_app,
     "explain-stream",
     "/api/explain",
     Input("explain", "n_clicks"),
-    State("chart", "figure"),
     into=Output("explanation", "children"),
 )
-def explain_request(n_clicks: int | None, figure: dict) -> dict | None:
-    """The JSON body posted to `/api/explain` when the button is clicked."""
-    if not n_clicks:
-        return None
-    bars = figure["data"][0]
-    return {
-        "title": figure["layout"]["title"]["text"],
-        "points": dict(zip(bars["x"], bars["y"], strict=True)),
-    }
+def explain_request(n_clicks: int | None) -> dict | None:
+    """The JSON body posted to `/api/explain` when the button is clicked: which chart, nothing more."""
+    return {"chart": "monthly-sales"} if n_clicks else None
 
 
 app = hybrid.create_app(
     dash_app,
-    routes=[Route("/api/explain", hybrid.stream_endpoint(explain), methods=["POST"])],
+    routes=[
+        Route(
+            "/api/explain",
+            hybrid.stream_endpoint(
+                explain, limiter=hybrid.ClientLimiter(per_minute=6, burst=2, concurrent=1)
+            ),
+            methods=["POST"],
+        )
+    ],
     settings=settings,
     provider=provider,
 )

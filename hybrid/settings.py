@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +23,26 @@ class SettingsError(ValueError):
     """An environment variable holds a value hybrid cannot use."""
 
 
-def _setting(env: str, default: Any, doc: str, *, secret: bool = False) -> Any:
-    return field(default=default, repr=not secret, metadata={"env": env, "doc": doc})
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A constraint on a setting's value: `test(value)` holds, or the error says the value `must ...`."""
+
+    test: Callable[[Any], bool]
+    must: str
+
+
+AT_LEAST_ONE = Check(lambda value: value >= 1, "must be at least 1")
+POSITIVE = Check(lambda value: value > 0, "must be positive")
+NOT_NEGATIVE = Check(lambda value: value >= 0, "must not be negative")
+
+
+def one_of(choices: Collection[str], *, shown: Collection[str] | None = None) -> Check:
+    """A value from `choices` (compared in lower case); the error lists `shown`, by default the choices."""
+    return Check(lambda value: value.lower() in choices, f"must be one of {', '.join(shown or choices)}")
+
+
+def _setting(env: str, default: Any, doc: str, *, check: Check | None = None, secret: bool = False) -> Any:
+    return field(default=default, repr=not secret, metadata={"env": env, "doc": doc, "check": check})
 
 
 @dataclass(frozen=True)
@@ -36,49 +54,62 @@ class Settings:
     """
 
     host: str = _setting("HOST", "127.0.0.1", "Interface `make run` and `python -m hybrid` bind to.")
-    port: int = _setting("PORT", 8050, "Port `make run` and `python -m hybrid` listen on.")
-    log_level: str = _setting("HYBRID_LOG_LEVEL", "info", "Log level of the `hybrid` loggers.")
+    port: int = _setting(
+        "PORT", 8050, "Port `make run` and `python -m hybrid` listen on.", check=AT_LEAST_ONE
+    )
+    log_level: str = _setting(
+        "HYBRID_LOG_LEVEL", "info", "Log level of the `hybrid` loggers.", check=one_of(LOG_LEVELS)
+    )
     log_format: str = _setting(
         "HYBRID_LOG_FORMAT",
         "text",
         "`text`, or `json`: one JSON object per line (uvicorn's lines too), with each stream's request id.",
+        check=one_of(LOG_FORMATS),
     )
     ready_timeout_seconds: float = _setting(
         "HYBRID_READY_TIMEOUT_SECONDS",
         2.0,
         "`/readyz`: longest wait for the provider's check (listing its models); the result is kept 5 s.",
+        check=POSITIVE,
     )
     wsgi_threads: int = _setting(
         "HYBRID_WSGI_THREADS",
         8,
         "Threads a2wsgi runs Dash (page, assets, callbacks) on; streams never use them. More threads "
         "starve the event loop of the GIL (see README); raise it only for callbacks that mostly wait.",
+        check=AT_LEAST_ONE,
     )
     max_body_bytes: int = _setting(
         "HYBRID_MAX_BODY_BYTES",
         1_048_576,
         "Largest request body accepted by Dash and the stream endpoints (larger: 413).",
+        check=AT_LEAST_ONE,
     )
     keepalive_seconds: float = _setting(
         "HYBRID_KEEPALIVE_SECONDS",
         15.0,
         "A keep-alive comment is sent when a stream has been silent this long.",
+        check=POSITIVE,
     )
     send_timeout_seconds: float = _setting(
         "HYBRID_SEND_TIMEOUT_SECONDS",
         30.0,
         "A stream whose client stops reading is dropped after a write has been blocked this long.",
+        check=POSITIVE,
     )
     shutdown_grace_seconds: float = _setting(
         "HYBRID_SHUTDOWN_GRACE_SECONDS",
         5.0,
         "After SIGTERM, seconds the server waits for connections before it exits "
         "(open streams end at once with a notice).",
+        check=POSITIVE,
     )
     switch_interval_ms: float = _setting(
         "HYBRID_SWITCH_INTERVAL_MS",
         1.0,
-        "Python's thread switch interval; lower keeps token gaps even while Dash callbacks burn CPU.",
+        "Python's thread switch interval, set by `hybrid.main` (an embedded `create_app` leaves it alone); "
+        "lower keeps token gaps even while Dash callbacks burn CPU.",
+        check=POSITIVE,
     )
     secret_key: str = _setting(
         "HYBRID_SECRET_KEY",
@@ -88,23 +119,31 @@ class Settings:
         secret=True,
     )
     ticket_seconds: float = _setting(
-        "HYBRID_TICKET_SECONDS", 60.0, "How long a signed chat ticket stays valid after the page gets it."
+        "HYBRID_TICKET_SECONDS",
+        60.0,
+        "How long a signed chat ticket stays valid after the page gets it.",
+        check=POSITIVE,
     )
     max_tokens: int = _setting(
-        "HYBRID_MAX_TOKENS", 4096, "Most tokens one answer may have (the server's limit)."
+        "HYBRID_MAX_TOKENS", 4096, "Most tokens one answer may have (the server's limit).", check=POSITIVE
     )
     max_streams: int = _setting(
         "HYBRID_MAX_STREAMS",
         10_000,
         "Streams open at once in one process before new ones get 503 (0: no cap).",
+        check=NOT_NEGATIVE,
     )
     client_streams: int = _setting(
-        "HYBRID_CLIENT_STREAMS", 4, "Chat streams one client may have open at once before 429 (0: no limit)."
+        "HYBRID_CLIENT_STREAMS",
+        4,
+        "Chat streams one client may have open at once before 429 (0: no limit).",
+        check=NOT_NEGATIVE,
     )
     client_rate_per_minute: int = _setting(
         "HYBRID_CLIENT_RATE_PER_MINUTE",
         60,
         "Chat streams one client may start per minute, in bursts of up to a fifth of it (0: no limit).",
+        check=NOT_NEGATIVE,
     )
     cors_origins: str = _setting(
         "HYBRID_CORS_ORIGINS",
@@ -120,16 +159,17 @@ class Settings:
         "Let chat clients send their own system prompt (`system`); otherwise only server presets apply.",
     )
     demo_ttft_ms: float = _setting(
-        "HYBRID_DEMO_TTFT_MS", 350.0, "Demo model: time to first token, in milliseconds."
+        "HYBRID_DEMO_TTFT_MS", 350.0, "Demo model: time to first token, in milliseconds.", check=NOT_NEGATIVE
     )
     demo_token_ms: float = _setting(
-        "HYBRID_DEMO_TOKEN_MS", 25.0, "Demo model: delay between tokens, in milliseconds."
+        "HYBRID_DEMO_TOKEN_MS", 25.0, "Demo model: delay between tokens, in milliseconds.", check=NOT_NEGATIVE
     )
     provider: str = _setting(
         "HYBRID_PROVIDER",
         "",
         "`demo`, `openai` or `azure`. Unset: `openai` if `OPENAI_API_KEY` is set, else `azure` if "
         "`AZURE_OPENAI_ENDPOINT` is set, else `demo`.",
+        check=one_of(PROVIDERS, shown=PROVIDERS[1:]),
     )
     model: str = _setting(
         "HYBRID_MODEL",
@@ -155,22 +195,28 @@ class Settings:
         "OPENAI_API_VERSION", "", "Azure OpenAI API version, e.g. `2024-10-21`."
     )
     connect_timeout_seconds: float = _setting(
-        "HYBRID_CONNECT_TIMEOUT_SECONDS", 5.0, "Providers: time allowed to connect to the model's server."
+        "HYBRID_CONNECT_TIMEOUT_SECONDS",
+        5.0,
+        "Providers: time allowed to connect to the model's server.",
+        check=POSITIVE,
     )
     first_token_timeout_seconds: float = _setting(
         "HYBRID_FIRST_TOKEN_TIMEOUT_SECONDS",
         60.0,
         "Providers: time allowed from the question to the first text of the answer, retries included.",
+        check=POSITIVE,
     )
     token_gap_timeout_seconds: float = _setting(
         "HYBRID_TOKEN_GAP_TIMEOUT_SECONDS",
         30.0,
         "Providers: longest silence allowed once the answer started.",
+        check=POSITIVE,
     )
     provider_retries: int = _setting(
         "HYBRID_PROVIDER_RETRIES",
         2,
         "Providers: retries before the first text (connection errors, 408, 409, 429, 5xx), with backoff.",
+        check=NOT_NEGATIVE,
     )
 
     @classmethod
@@ -186,55 +232,17 @@ class Settings:
         return cls(**values)
 
     def __post_init__(self) -> None:
-        for name in ("wsgi_threads", "max_body_bytes", "port"):
-            if getattr(self, name) < 1:
-                raise SettingsError(f"{_env_of(name)} must be at least 1, got {getattr(self, name)}")
-        for name in (
-            "keepalive_seconds",
-            "send_timeout_seconds",
-            "shutdown_grace_seconds",
-            "switch_interval_ms",
-            "ticket_seconds",
-            "max_tokens",
-        ):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
-        for name in (
-            "demo_ttft_ms",
-            "demo_token_ms",
-            "max_streams",
-            "client_streams",
-            "client_rate_per_minute",
-        ):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{_env_of(name)} must not be negative, got {getattr(self, name)}")
-        if self.log_level.lower() not in LOG_LEVELS or self.log_format not in LOG_FORMATS:
-            raise SettingsError(
-                f"HYBRID_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} and HYBRID_LOG_FORMAT one of "
-                f"{', '.join(LOG_FORMATS)}, got {self.log_level!r} and {self.log_format!r}"
-            )
-        if self.ready_timeout_seconds <= 0:
-            raise SettingsError(
-                f"HYBRID_READY_TIMEOUT_SECONDS must be positive, got {self.ready_timeout_seconds}"
-            )
-        if self.provider not in PROVIDERS:
-            choices = ", ".join(PROVIDERS[1:])
-            raise SettingsError(f"HYBRID_PROVIDER must be one of {choices}, got {self.provider!r}")
-        for name in ("connect_timeout_seconds", "first_token_timeout_seconds", "token_gap_timeout_seconds"):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
-        if self.provider_retries < 0:
-            raise SettingsError(f"HYBRID_PROVIDER_RETRIES must not be negative, got {self.provider_retries}")
+        for spec in dataclasses.fields(self):
+            check: Check | None = spec.metadata["check"]
+            value = getattr(self, spec.name)
+            if check is not None and not check.test(value):
+                raise SettingsError(f"{spec.metadata['env']} {check.must}, got {value!r}")
 
     @property
     def model_choices(self) -> tuple[str, ...]:
         """`HYBRID_MODEL`, then the other `HYBRID_MODELS`, without blanks or repeats."""
         names = [self.model, *self.models.split(",")]
         return tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
-
-
-def _env_of(name: str) -> str:
-    return next(f.metadata["env"] for f in dataclasses.fields(Settings) if f.name == name)
 
 
 def _parse(spec: dataclasses.Field[Any], raw: str) -> Any:

@@ -34,6 +34,10 @@ class TicketSigner:
         self._used: dict[str, float] = {}  # nonce -> when it expires
         self._prune_at = 1024
 
+    def __len__(self) -> int:
+        """How many used nonces it remembers (expired ones are dropped as the table grows)."""
+        return len(self._used)
+
     def issue(self, payload: dict[str, Any]) -> str:
         return self._serializer.dumps({**payload, _NONCE: secrets.token_urlsafe(12)})
 
@@ -80,5 +84,28 @@ def secret_key(configured: str) -> str:
 
 
 def _several_workers() -> bool:
-    """True in a worker of `uvicorn --workers N` (spawned by multiprocessing) or of gunicorn."""
-    return multiprocessing.parent_process() is not None or "gunicorn.workers.base" in sys.modules
+    """True in a worker of gunicorn or of `uvicorn --workers N`; False in uvicorn's `--reload` child.
+
+    uvicorn starts the app in a spawned child process both for its workers and for `--reload`; only the
+    server's config, up the call stack that is importing the app, tells the two apart. A child process
+    of any other server counts as one of several workers: refusing to start is the safe guess.
+    """
+    if "gunicorn.workers.base" in sys.modules:
+        return True
+    if multiprocessing.parent_process() is None:
+        return False
+    config = _uvicorn_config()
+    return config is None or (not config.should_reload and config.workers > 1)
+
+
+def _uvicorn_config() -> Any:
+    """The `uvicorn.Config` loading this app, found in the frames of the import, or None."""
+    config_type = getattr(sys.modules.get("uvicorn.config"), "Config", None)
+    frame = sys._getframe(1) if config_type is not None else None
+    while frame is not None:
+        for name in ("self", "config"):
+            candidate = frame.f_locals.get(name)
+            if isinstance(candidate, config_type):  # type: ignore[arg-type]
+                return candidate
+        frame = frame.f_back
+    return None

@@ -127,6 +127,33 @@ def test_several_workers_without_a_shared_secret_refuse_to_start(tmp_path) -> No
     assert "HYBRID_SECRET_KEY must be set" in result.stderr
 
 
+def test_uvicorn_reload_serves_without_a_shared_secret(serve, tmp_path) -> None:
+    # The everyday development loop: `--reload` runs the app in one child process, not several workers.
+    server = serve(env={"HYBRID_SECRET_KEY": ""}, args=("--reload", "--reload-dir", str(tmp_path)))
+    assert httpx.get(server.url + "/healthz").json()["status"] == "ok"
+    assert "HYBRID_SECRET_KEY is not set: using a random key" in server.output()
+
+
+def test_uvicorn_workers_without_a_shared_secret_refuse_to_serve(tmp_path) -> None:
+    log = tmp_path / "workers.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "hybrid.main:app", "--workers", "2", "--port", "0"],
+            env={"PATH": "/usr/bin:/bin", "HYBRID_SECRET_KEY": ""},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "HYBRID_SECRET_KEY must be set" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert "HYBRID_SECRET_KEY must be set when the app runs in several worker processes" in log.read_text()
+
+
 def test_a_client_over_its_rate_gets_429_with_retry_after(serve) -> None:
     server = serve(env={"HYBRID_SECRET_KEY": SECRET, "HYBRID_CLIENT_RATE_PER_MINUTE": "5"})
     assert stream(server, {"ticket": ticket()}).status_code == 200

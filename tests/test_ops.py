@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hybrid.logs import bind_request_id
 from hybrid.settings import reference_table
 from hybrid.testing import free_port
-from tests.conftest import Server, run_async, signed
+from tests.conftest import ROOT, Server, run_async, signed
 from tests.simulator_fixture import SimulatorProcess
 from tests.sse_client import parse
 
@@ -252,3 +254,38 @@ def test_request_ids_and_the_settings_table() -> None:
     table = reference_table()
     assert "| `HYBRID_SECRET_KEY` | (unset) |" in table and "Secret: never printed" in table
     assert "``" not in table  # no empty code spans
+
+
+def test_two_apps_in_one_worker_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
+    """Two apps of one process write the same files there: each must add to, not overwrite, the other."""
+    script = """
+import asyncio
+import hybrid
+from hybrid.hooks import StreamOutcome
+
+first, second = (hybrid.create_app(settings=hybrid.Settings(secret_key="k")) for _ in range(2))
+done = StreamOutcome(status="finished", error=None, deltas=3, first_delta_seconds=0.1, duration_seconds=1.0)
+for app in (first, second, first):
+    app.streams.hooks.opened()
+    app.streams.hooks.closed(done)
+
+class Request:
+    pass
+
+print((asyncio.run(first.metrics.endpoint(Request()))).body.decode())
+"""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    samples = _parse(result.stdout)
+    assert samples["hybrid_streams_started_total"] == 3
+    assert samples["hybrid_streams_finished_total"] == 3
+    assert samples["hybrid_stream_deltas_total"] == 9

@@ -1,0 +1,75 @@
+"""Per-client limits and once-only tickets in process: what they remember stays bounded."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hybrid import ApiError, ClientLimiter
+from hybrid.tickets import TicketSigner
+
+
+def test_a_full_client_table_forgets_the_idle_client_seen_longest_ago() -> None:
+    limiter = ClientLimiter(per_minute=60, burst=5, concurrent=2, max_clients=3)
+    release_a = limiter.admit("a")
+    limiter.admit("b")  # stays open
+    release_c = limiter.admit("c")
+    release_a()
+    release_c()
+    limiter.admit("c")  # c is seen again: a is now the idle client seen longest ago
+    limiter.admit("d")
+    assert len(limiter) == 3
+    limiter.admit("b")  # b kept its open stream: a third one would be refused
+    with pytest.raises(ApiError) as refused:
+        limiter.admit("b")
+    assert refused.value.type == "too_many_streams"
+
+
+def test_the_client_table_never_grows_past_its_bound() -> None:
+    limiter = ClientLimiter(per_minute=60, burst=5, concurrent=1, max_clients=100)
+    for n in range(40):
+        limiter.admit(f"busy-{n}")  # clients with a stream open are never forgotten
+    for n in range(10_000):
+        limiter.admit(f"passer-{n}")()
+        assert len(limiter) <= 100
+    with pytest.raises(ApiError):
+        limiter.admit("busy-0")  # still remembered, with its stream still open
+
+
+def test_a_table_full_of_clients_with_open_streams_refuses_new_ones_with_503() -> None:
+    limiter = ClientLimiter(per_minute=0, burst=1, concurrent=0, max_clients=2)
+    limiter.admit("a")
+    limiter.admit("b")
+    with pytest.raises(ApiError) as busy:
+        limiter.admit("c")
+    assert (busy.value.status, busy.value.type) == (503, "server_busy")
+
+
+def test_a_rate_limited_client_is_told_when_to_come_back() -> None:
+    limiter = ClientLimiter(per_minute=6, burst=1, concurrent=0)
+    limiter.admit("a")
+    with pytest.raises(ApiError) as limited:
+        limiter.admit("a")
+    assert limited.value.status == 429
+    assert limited.value.headers == {"Retry-After": "10"}
+
+
+def test_used_tickets_are_remembered_until_they_expire_and_no_longer() -> None:
+    signer = TicketSigner("key", max_age=1)  # itsdangerous counts whole seconds
+    for _ in range(1500):
+        signer.verify(signer.issue({}))
+    time.sleep(1.05)  # every nonce so far has expired
+    for _ in range(1500):
+        signer.verify(signer.issue({}))
+        assert len(signer) <= 2 * 1500
+    assert len(signer) < 1500 + 1024
+
+
+def test_a_ticket_is_accepted_once() -> None:
+    signer = TicketSigner("key")
+    ticket = signer.issue({"messages": []})
+    assert signer.verify(ticket) == {"messages": []}
+    with pytest.raises(ApiError) as replay:
+        signer.verify(ticket)
+    assert replay.value.type == "ticket_used"
