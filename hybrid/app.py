@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hybrid.answers import Answers, answer_routes
+from hybrid.answers.metrics import instruments_for
 from hybrid.auth import Authorize
 from hybrid.chat import CHAT_STREAM_PATH, ChatStream
 from hybrid.dash import DashCallbackGuard, serve_dash
@@ -35,6 +37,8 @@ from hybrid.middleware import (
 from hybrid.providers.base import Provider, ReportsFailures
 from hybrid.providers.select import provider_from_settings
 from hybrid.settings import Settings
+from hybrid.stores.answer_log import RedisAnswerLog
+from hybrid.stores.redis import check_reachable
 from hybrid.streaming import GENERIC_FAILURE, is_stream_endpoint, stream_endpoint
 from hybrid.supervisor import StreamSupervisor
 from hybrid.tickets import TicketSigner, secret_key
@@ -52,7 +56,8 @@ class HybridApp(Starlette):
     takes the ordinary path through the middleware.
 
     What the app is made of is in its attributes: `settings`, `provider`, `chat` (the chat stream, whose
-    `issue` signs tickets), `streams` (the supervisor), `authorize_hook`, `dash_app` and `metrics`.
+    `issue` signs tickets), `streams` (the supervisor), `answers` (resumable answers), `authorize_hook`,
+    `dash_app` and `metrics`.
     """
 
     def __init__(
@@ -62,6 +67,7 @@ class HybridApp(Starlette):
         provider: Provider,
         chat: ChatStream,
         streams: StreamSupervisor,
+        answers: Answers,
         metrics: Metrics,
         dash_app: Dash,
         authorize_hook: Authorize | None,
@@ -73,6 +79,7 @@ class HybridApp(Starlette):
         self.provider = provider
         self.chat = chat
         self.streams = streams
+        self.answers = answers
         self.metrics = metrics
         self.dash_app = dash_app
         self.authorize_hook = authorize_hook
@@ -124,10 +131,13 @@ def create_app(
     `app.router.lifespan_context(app)` to end streams and close the provider's connections on shutdown.
     """
     settings = settings or Settings()
+    if settings.redis_url:
+        check_reachable(settings.redis_url)  # refuse to start rather than run without the shared state
     provider = provider or provider_from_settings(settings)
     key = secret_key(settings.secret_key)
     metrics = Metrics()
     streams = StreamSupervisor(max_streams=settings.max_streams, hooks=[metrics, StreamLog(), *hooks])
+    answers = _answers(settings, streams, metrics)
     if isinstance(provider, ReportsFailures):
         provider.report_failures(streams.hooks.provider_failed)
     chat = _chat_stream(settings, provider, key, streams.hooks)
@@ -137,6 +147,9 @@ def create_app(
         Route(
             CHAT_STREAM_PATH, _chat_endpoint(settings, chat, streams), methods=["POST"], name="chat_stream"
         ),
+        *answer_routes(
+            keepalive_seconds=settings.keepalive_seconds, send_timeout=settings.send_timeout_seconds
+        ),
         *routes,
     ]
     app = HybridApp(
@@ -144,6 +157,7 @@ def create_app(
         provider=provider,
         chat=chat,
         streams=streams,
+        answers=answers,
         metrics=metrics,
         dash_app=dash_app,
         authorize_hook=authorize,
@@ -152,7 +166,7 @@ def create_app(
         stream_routes=[] if _cors_origins(settings) else _stream_routes(native),
         middleware=_middleware(settings),
         exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_error},
-        lifespan=_lifespan(streams, provider),
+        lifespan=_lifespan(streams, answers, provider),
     )
     # Dash answers every path it is given (its pages), so it serves what no route matches. As a catch-all
     # `Mount("/")` it would also take a wrong method on a native route, answering a page instead of 405.
@@ -168,6 +182,26 @@ def _chat_stream(settings: Settings, provider: Provider, key: str, hooks: Stream
         max_tokens=settings.max_tokens,
         signer=TicketSigner(key, max_age=settings.ticket_seconds),
         hooks=hooks,
+    )
+
+
+def _answers(settings: Settings, streams: StreamSupervisor, metrics: Metrics) -> Answers:
+    """Resumable answers: in this worker's memory, and in Redis for every worker with `HYBRID_REDIS_URL`."""
+    instruments = instruments_for(metrics.instruments.registry)
+    log = None
+    if settings.redis_url:
+        log = RedisAnswerLog(
+            settings.redis_url,
+            max_frames=settings.resume_max_events,
+            reader_lease=settings.resume_grace_seconds,
+            on_error=lambda operation: instruments.store_errors.labels(operation).inc(),
+        )
+    return Answers(
+        streams,
+        grace=settings.resume_grace_seconds,
+        max_frames=settings.resume_max_events,
+        log=log,
+        instruments=instruments,
     )
 
 
@@ -217,13 +251,14 @@ def _stream_routes(routes: Iterable[BaseRoute]) -> list[Route]:
     return [route for route in routes if isinstance(route, Route) and is_stream_endpoint(route.endpoint)]
 
 
-def _lifespan(streams: StreamSupervisor, provider: Provider) -> Any:
+def _lifespan(streams: StreamSupervisor, answers: Answers, provider: Provider) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
             streams.drain()
+            await answers.close()  # with Redis: answers in progress generate on, within the grace
             await provider.aclose()
 
     return lifespan
@@ -245,8 +280,8 @@ def _middleware(settings: Settings) -> list[Middleware]:
             Middleware(
                 CORSMiddleware,
                 allow_origins=origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["content-type"],
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["content-type", "hybrid-resumable", "hybrid-resume-token", "last-event-id"],
             )
         )
     stack.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))
