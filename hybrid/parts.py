@@ -12,7 +12,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Reasoning:
-    """A piece of the model's reasoning ("thinking"), shown apart from the answer and folded once it starts."""
+    """A piece of the model's reasoning ("thinking"), shown apart from the answer, folded once it ends."""
 
     text: str
 
