@@ -6,6 +6,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8050
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+ESLINT := node_modules/.bin/eslint
+JS     := eslint.config.mjs hybrid/dash/ui/assets
 
 .PHONY: run test lint chromium bench bench-full soak screenshots clean
 
@@ -21,23 +23,30 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# ESLint for the page's scripts, pinned in package-lock.json; reinstalled when the lock changes.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(VENV)/.installed
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m hybrid
 
 chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test node_modules/.installed chromium
 	$(BIN)/ruff check hybrid tests benchmarks examples
+	$(ESLINT) $(JS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The soak test at full scale: 1,000 concurrent streams per round, 10 % of them aborted at random.
 soak: $(VENV)/.installed-test
 	HYBRID_SOAK_STREAMS=1000 $(BIN)/python -m pytest tests/test_soak.py -q -p no:cacheprovider
 
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/ruff check hybrid tests benchmarks examples
 	$(BIN)/ruff format --check hybrid tests benchmarks examples
+	$(ESLINT) $(JS)
 
 screenshots: $(VENV)/.installed-test chromium
 	$(BIN)/python scripts/screenshots.py

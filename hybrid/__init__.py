@@ -16,6 +16,7 @@ from hybrid.hooks import StreamHooks, StreamOutcome
 from hybrid.limits import ClientLimiter
 from hybrid.logs import JsonFormatter, RequestIdFilter
 from hybrid.logs import configure as configure_logging
+from hybrid.parts import Part, Reasoning, SetProps
 from hybrid.providers import ChatRequest, Completion, Message, Provider, Reply, Usage, provider_from_settings
 from hybrid.settings import Settings, SettingsError
 from hybrid.sse import Event
@@ -34,9 +35,12 @@ __all__ = [
     "HybridApp",
     "JsonFormatter",
     "Message",
+    "Part",
     "Provider",
+    "Reasoning",
     "Reply",
     "RequestIdFilter",
+    "SetProps",
     "Settings",
     "SettingsError",
     "StreamError",

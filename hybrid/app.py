@@ -25,17 +25,20 @@ from hybrid.dash import DashCallbackGuard, serve_dash
 from hybrid.errors import ApiError, error_response, handle_api_error, handle_http_error
 from hybrid.health import Readiness
 from hybrid.hooks import StreamHooks
+from hybrid.identity import UserHeader, warn_if_open
 from hybrid.limits import ClientLimiter
 from hybrid.logs import StreamLog
 from hybrid.metrics import Metrics
 from hybrid.middleware import (
     BodyLimitMiddleware,
+    ContentSecurityPolicy,
     LimitedReceive,
     SecurityHeadersMiddleware,
     security_headers,
 )
 from hybrid.providers.base import Provider, ReportsFailures
 from hybrid.providers.select import provider_from_settings
+from hybrid.server import uvicorn_config
 from hybrid.settings import Settings
 from hybrid.stores.answer_log import RedisAnswerLog
 from hybrid.stores.redis import check_reachable
@@ -55,9 +58,11 @@ class HybridApp(Starlette):
     stack does for them done here: the body limit, JSON errors, the security headers. Everything else
     takes the ordinary path through the middleware.
 
+    With `users` (`HYBRID_USER_HEADER`), every request must name its signed-in user, streams included.
+
     What the app is made of is in its attributes: `settings`, `provider`, `chat` (the chat stream, whose
     `issue` signs tickets), `streams` (the supervisor), `answers` (resumable answers), `authorize_hook`,
-    `dash_app` and `metrics`.
+    `users`, `dash_app` and `metrics`.
     """
 
     def __init__(
@@ -71,6 +76,8 @@ class HybridApp(Starlette):
         metrics: Metrics,
         dash_app: Dash,
         authorize_hook: Authorize | None,
+        users: UserHeader | None,
+        csp: ContentSecurityPolicy,
         stream_routes: Sequence[Route] = (),
         **starlette: Any,
     ) -> None:
@@ -83,11 +90,21 @@ class HybridApp(Starlette):
         self.metrics = metrics
         self.dash_app = dash_app
         self.authorize_hook = authorize_hook
+        self.users = users
         self.stream_routes = tuple(stream_routes)
-        self._stream_headers = security_headers(settings.frame_ancestors)
+        self._stream_headers = security_headers(csp.for_other())
+        self._exposure_checked = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if not self._exposure_checked:
+                self._check_exposure(scope)
+            if self.users is not None:
+                refusal = self.users.admit(scope)
+                if refusal is not None:
+                    refusal.raw_headers.extend(self._stream_headers)
+                    await refusal(scope, receive, send)
+                    return
             for route in self.stream_routes:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
@@ -106,6 +123,19 @@ class HybridApp(Starlette):
             response = error_response(500, "internal_error", GENERIC_FAILURE)
         response.raw_headers.extend(self._stream_headers)
         await response(scope, receive, send)
+
+    def check_exposure(self, host: str) -> None:
+        """Warn if the app listens on `host`, a public address, spending money for anyone."""
+        self._exposure_checked = True
+        guarded = self.users is not None or self.authorize_hook is not None
+        warn_if_open(host, paid=self.provider.name != "demo", guarded=guarded)
+
+    def _check_exposure(self, scope: Scope) -> None:
+        """On the first request, for servers that did not say where they listen when the app was built."""
+        server = scope.get("server")
+        if server:
+            self.check_exposure(server[0])
+        self._exposure_checked = True
 
 
 def create_app(
@@ -140,8 +170,14 @@ def create_app(
     answers = _answers(settings, streams, metrics)
     if isinstance(provider, ReportsFailures):
         provider.report_failures(streams.hooks.provider_failed)
+    users = UserHeader(settings.user_header) if settings.user_header else None
     chat = _chat_stream(settings, provider, key, streams.hooks)
     dash_app = dash_app or _chat_page(settings, provider, chat)
+    csp = ContentSecurityPolicy(
+        frame_ancestors=settings.frame_ancestors,
+        script_sources=settings.script_sources,
+        inline_hashes=dash_app.csp_hashes,
+    )
     native = [
         *_probes(settings, provider, streams, metrics),
         Route(
@@ -161,16 +197,21 @@ def create_app(
         metrics=metrics,
         dash_app=dash_app,
         authorize_hook=authorize,
+        users=users,
+        csp=csp,
         routes=native,
         # With CORS configured, streams take the ordinary path so that its headers apply.
         stream_routes=[] if _cors_origins(settings) else _stream_routes(native),
-        middleware=_middleware(settings),
+        middleware=_middleware(settings, csp),
         exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_error},
         lifespan=_lifespan(streams, answers, provider),
     )
     # Dash answers every path it is given (its pages), so it serves what no route matches. As a catch-all
     # `Mount("/")` it would also take a wrong method on a native route, answering a page instead of 405.
     app.router.default = _dash_default(settings, dash_app, key, metrics)
+    server = uvicorn_config()
+    if server is not None and not server.uds and not server.fd:
+        app.check_exposure(server.host)  # at start-up, where operators look; other servers: first request
     return app
 
 
@@ -271,9 +312,9 @@ def _dash_default(settings: Settings, dash_app: Dash, key: str, metrics: Metrics
     return DashCallbackGuard(dash_wsgi, callbacks=dash_app.callback_map)
 
 
-def _middleware(settings: Settings) -> list[Middleware]:
+def _middleware(settings: Settings, csp: ContentSecurityPolicy) -> list[Middleware]:
     """Pure ASGI middleware only: `BaseHTTPMiddleware` would break disconnect detection on streams."""
-    stack = [Middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)]
+    stack = [Middleware(SecurityHeadersMiddleware, csp=csp)]
     origins = _cors_origins(settings)
     if origins:  # closed by default: no CORS headers, so browsers refuse cross-site reads
         stack.append(

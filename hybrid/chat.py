@@ -24,6 +24,7 @@ from starlette.requests import Request
 from hybrid import logs
 from hybrid.errors import ApiError
 from hybrid.hooks import StreamHooks
+from hybrid.identity import user_of
 from hybrid.providers.base import ChatRequest, Message, Provider
 from hybrid.sse import Event
 from hybrid.streaming import Item, notice
@@ -94,19 +95,21 @@ class ChatStream:
     async def __call__(self, request: Request) -> AsyncIterator[Item]:
         body = await read_json(request)
         if self.signer is not None:
-            body = self.signer.verify(body.get("ticket") if isinstance(body, dict) else None)
+            ticket = body.get("ticket") if isinstance(body, dict) else None
+            body = self.signer.verify(ticket, user=user_of(request.scope))
         return self._answer(self.parse(body))
 
-    def issue(self, body: Any) -> str:
+    def issue(self, body: Any, *, user: str | None = None) -> str:
         """Validate a chat request and sign it into a ticket for `POST /api/stream` (`{"ticket": ...}`).
 
         The Dash callback calls this, so what streams is what the server checked: its models, its system
-        prompts, its token limit. `ApiError` (400) says what is wrong with the request.
+        prompts, its token limit. The ticket is `user`'s only, when the app knows its users. `ApiError`
+        (400) says what is wrong with the request.
         """
         if self.signer is None:
             raise RuntimeError("this ChatStream has no TicketSigner")
         self.parse(body)
-        return self.signer.issue(body)
+        return self.signer.issue(body, user=user)
 
     def parse(self, body: Any) -> ChatRequest:
         """The `ChatRequest` a JSON body asks for; `ApiError` (400) says what is wrong with it."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from hybrid.errors import ApiError
+from hybrid.identity import user_of
 
 Release = Callable[[], None]
 """Gives back what an admission took; calling it again does nothing."""
@@ -55,8 +56,11 @@ class Admission:
 
 
 def client_of(request: Request) -> str:
-    """Whom the limits count a request against: its address as the server sees it."""
-    return request.client.host if request.client else "unknown"
+    """Whom the limits count a request against: its signed-in user when known, else its address."""
+    user = user_of(request.scope)
+    if user is not None:
+        return "user:" + user
+    return "address:" + (request.client.host if request.client else "unknown")
 
 
 @dataclass(slots=True)
@@ -69,8 +73,9 @@ class _Client:
 class ClientLimiter:
     """Limits each client to `per_minute` new streams (bursts of `burst`) and `concurrent` open ones.
 
-    A client is its address as the server sees it; behind a proxy, run uvicorn with
-    `--proxy-headers --forwarded-allow-ips=<proxy>` so that is the user's address. A limit of 0 is off.
+    A client is a key (`client_of`: the signed-in user, else the address as the server sees it; behind a
+    proxy, run uvicorn with `--proxy-headers --forwarded-allow-ips=<proxy>` so that is the user's
+    address). A limit of 0 is off.
     The table remembers at most `max_clients` clients: when it is full, the client seen longest ago with
     nothing open is forgotten (it starts again with a full bucket, as it would after a minute's pause).
     """

@@ -24,31 +24,35 @@ from hybrid.settings import Settings
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("hybrid_request_id", default=None)
 """The request id of the stream being served in this context, if any."""
+user: contextvars.ContextVar[str | None] = contextvars.ContextVar("hybrid_user", default=None)
+"""The signed-in user of the stream being served in this context, if the app knows its users."""
 
 # Ids other systems make (UUIDs, hex, base64, `Root=1-...` trace ids) fit; spaces, quotes and control
 # characters do not: the id is copied into headers and log lines.
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;+=/@-]{0,127}")
-TEXT_FORMAT = "%(levelname)s:     %(name)s [%(request_id)s] %(message)s"
+TEXT_FORMAT = "%(levelname)s:     %(name)s [%(request_id)s %(user)s] %(message)s"
 _stream_logger = logging.getLogger("hybrid.stream")
 
 
-def bind_request_id(incoming: str | None) -> str:
-    """Set this context's request id: `incoming` if it is sane, else a new one; return it."""
+def bind_request_id(incoming: str | None, *, signed_in: str | None = None) -> str:
+    """Set this context's request id (`incoming` if it is sane, else a new one) and user; return the id."""
     rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else secrets.token_hex(16)
     request_id.set(rid)
+    user.set(signed_in)
     return rid
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds `request_id` (the stream's, or `-`) to every record a handler emits."""
+    """Adds `request_id` and `user` (the stream's, or `-`) to every record a handler emits."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get() or "-"
+        record.user = user.get() or "-"
         return True
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request_id, and the record's `fields`.
+    """One JSON object per line: time, level, logger, message, request_id, user, and the record's `fields`.
 
     Pass structured values with `logger.info(..., extra={"fields": {...}})`.
     """
@@ -63,6 +67,9 @@ class JsonFormatter(logging.Formatter):
         rid = getattr(record, "request_id", None) or request_id.get()
         if rid and rid != "-":
             entry["request_id"] = rid
+        who = getattr(record, "user", None) or user.get()
+        if who and who != "-":
+            entry["user"] = who
         if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
             client, method, path, _, status = record.args
             entry.update(client=client, method=method, path=path, status=status)

@@ -177,6 +177,20 @@ class Settings:
     frame_ancestors: str = _setting(
         "HYBRID_FRAME_ANCESTORS", "'self'", "Who may frame the pages (CSP `frame-ancestors`)."
     )
+    script_sources: str = _setting(
+        "HYBRID_SCRIPT_SOURCES",
+        "",
+        "More sources the pages may run scripts from, space-separated, added to the strict `script-src` "
+        "(e.g. `https://cdn.example.com`, or `'unsafe-eval'` for Plotly's WebGL traces); `*` turns the "
+        "script policy off.",
+    )
+    user_header: str = _setting(
+        "HYBRID_USER_HEADER",
+        "",
+        "Header in which an authenticating proxy names the signed-in user (e.g. `X-Forwarded-User`). Set: "
+        "requests without it get 401 (probes excepted), tickets and limits are per user. Only the proxy "
+        "may reach the app.",
+    )
     allow_client_system_prompt: bool = _setting(
         "HYBRID_ALLOW_CLIENT_SYSTEM_PROMPT",
         False,

@@ -36,6 +36,7 @@ from hybrid import sse
 from hybrid.auth import Authorize, authorize
 from hybrid.errors import ApiError, StreamError
 from hybrid.hooks import StreamOutcome, StreamStatus
+from hybrid.identity import user_of
 from hybrid.limits import Admission, ClientLimiter, client_of
 from hybrid.logs import bind_request_id
 from hybrid.sse import GENERIC_FAILURE, SHUTDOWN_NOTICE, Item, notice
@@ -108,7 +109,7 @@ def stream_endpoint(
         streams = supervisor or (host.streams if host else own_supervisor)
         answers = host.answers if host and request.headers.get(RESUMABLE_HEADER) == "1" else None
         # In this task's context: the stream's log lines, its provider request and its response carry it.
-        request_id = bind_request_id(request.headers.get("x-request-id"))
+        request_id = bind_request_id(request.headers.get("x-request-id"), signed_in=user_of(request.scope))
         admission = Admission()
         try:
             await authorize(request, host.authorize_hook if host else None)  # before it costs anything

@@ -3,7 +3,8 @@
 The Dash callback validates what the page asks for and signs the result (HMAC, `itsdangerous`); the
 stream endpoint verifies the signature and age. Tickets are stateless, so any worker or host that
 shares `HYBRID_SECRET_KEY` accepts them. Replay is bounded twice: a ticket expires after `max_age`
-seconds, and each process accepts a ticket's nonce once.
+seconds, and each process accepts a ticket's nonce once. A ticket names the user it was issued to (when
+the app knows its users), and no one else may use it.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from hybrid.errors import ApiError
+from hybrid.server import uvicorn_config
 from hybrid.settings import SettingsError
 
 logger = logging.getLogger("hybrid.tickets")
 
 _NONCE = "_nonce"
+_USER = "_user"
 
 
 class TicketSigner:
@@ -38,11 +41,15 @@ class TicketSigner:
         """How many used nonces it remembers (expired ones are dropped as the table grows)."""
         return len(self._used)
 
-    def issue(self, payload: dict[str, Any]) -> str:
-        return self._serializer.dumps({**payload, _NONCE: secrets.token_urlsafe(12)})
+    def issue(self, payload: dict[str, Any], *, user: str | None = None) -> str:
+        """A ticket carrying `payload`, for `user` only when there is one."""
+        return self._serializer.dumps({**payload, _NONCE: secrets.token_urlsafe(12), _USER: user})
 
-    def verify(self, ticket: Any) -> dict[str, Any]:
-        """The ticket's payload; `ApiError` 403 when forged or used, 410 when expired."""
+    def verify(self, ticket: Any, *, user: str | None = None) -> dict[str, Any]:
+        """The ticket's payload; `ApiError` 403 when forged, used or `user`'s not, 410 when expired.
+
+        A ticket refused for its user is not used up: its owner can still use it.
+        """
         if not isinstance(ticket, str):
             raise ApiError(403, "invalid_ticket", "the ticket is missing or malformed")
         try:
@@ -51,6 +58,8 @@ class TicketSigner:
             raise ApiError(410, "ticket_expired", "the ticket has expired; send the message again") from None
         except BadSignature:
             raise ApiError(403, "invalid_ticket", "the ticket's signature is not valid") from None
+        if payload.pop(_USER, None) != user:
+            raise ApiError(403, "wrong_user", "this ticket was issued to another user")
         nonce = payload.pop(_NONCE, None)
         now = time.monotonic()
         if nonce is None or self._used.get(nonce, 0) > now:
@@ -94,18 +103,5 @@ def _several_workers() -> bool:
         return True
     if multiprocessing.parent_process() is None:
         return False
-    config = _uvicorn_config()
+    config = uvicorn_config()
     return config is None or (not config.should_reload and config.workers > 1)
-
-
-def _uvicorn_config() -> Any:
-    """The `uvicorn.Config` loading this app, found in the frames of the import, or None."""
-    config_type = getattr(sys.modules.get("uvicorn.config"), "Config", None)
-    frame = sys._getframe(1) if config_type is not None else None
-    while frame is not None:
-        for name in ("self", "config"):
-            candidate = frame.f_locals.get(name)
-            if isinstance(candidate, config_type):  # type: ignore[arg-type]
-                return candidate
-        frame = frame.f_back
-    return None

@@ -13,12 +13,20 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from hybrid.chat import PRESETS
 from tests.conftest import Server, signed, start_server
 
 DONE_TEXT = "the answer ends here."  # the demo answer's last words
+WATCH_CSP = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sample}`);
+});
+"""
+"""Records what the page's Content-Security-Policy blocks (an init script: CSP does not apply to it)."""
+SIGNING = "**/_dash-update-component?*"  # the ticket callback's requests (Dash adds an `endId` query)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +34,20 @@ def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server("tests.apps.chat_scripted:app", log=tmp_path_factory.mktemp("chat") / "server.log")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def page(page: Page) -> Iterator[Page]:
+    """The conftest page, failing the test on any uncaught error in the page's scripts, and on anything
+    the page's strict Content-Security-Policy had to block (every test runs a whole chat under it)."""
+    errors: list[Exception] = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.add_init_script(WATCH_CSP)
+    yield page
+    page.wait_for_timeout(50)  # events are delivered during Playwright calls: let late ones arrive
+    assert not errors, f"the page threw: {errors}"
+    if page.url.startswith("http"):
+        assert page.evaluate("window.cspViolations") == [], "the page's policy blocked something"
 
 
 def open_chat(page: Page, server: Server) -> None:
@@ -36,6 +58,12 @@ def open_chat(page: Page, server: Server) -> None:
 def send(page: Page, text: str) -> None:
     page.fill("#prompt", text)
     page.press("#prompt", "Enter")
+
+
+def start_edit(page: Page, text: str) -> None:
+    """Open the edit box of the (last) question and type `text` into it."""
+    page.locator(".user-message .edit").last.click()
+    page.fill(".edit-input", text)
 
 
 def answer(page: Page, index: int = -1) -> Any:
@@ -137,8 +165,7 @@ def test_edit_and_resend_the_last_question(chat: Server, page: Page) -> None:
     open_chat(page, chat)
     send(page, "an unedited question")
     wait_status(page, "done")
-    page.locator(".user-message .edit").click()
-    page.fill(".edit-input", "an edited question")
+    start_edit(page, "an edited question")
     page.click(".edit-save")
 
     wait_status(page, "done")
@@ -147,6 +174,89 @@ def test_edit_and_resend_the_last_question(chat: Server, page: Page) -> None:
     assert "Here is a demo answer to an edited question" in body_text(page)
     (edited,) = requests_about(chat, "an edited question")
     assert edited["messages"] == [{"role": "user", "content": "an edited question"}]
+
+
+def test_an_edit_box_closes_cleanly_when_a_new_question_makes_it_stale(chat: Server, page: Page) -> None:
+    open_chat(page, chat)
+    send(page, "an older question")
+    wait_status(page, "done")
+    start_edit(page, "an abandoned edit")
+    send(page, "a newer question")  # edits apply to the last exchange: this one no longer is
+
+    expect(page.locator(".edit-box")).to_have_count(0)
+    wait_status(page, "done", index=1)
+    expect(page.locator(".user-message .message-body")).to_have_text(
+        ["an older question", "a newer question"]
+    )
+    page.reload()
+    expect(page.locator(".user-message .message-body")).to_have_text(
+        ["an older question", "a newer question"]
+    )
+    assert requests_about(chat, "an abandoned edit") == []
+
+
+def edit_while_an_answer_streams(page: Page, question: str, edit: str) -> None:
+    """Ask `question` (slow), stop its answer, type `edit` into its edit box, then regenerate the answer."""
+    send(page, question)
+    expect(answer(page).locator(".message-body")).to_contain_text("demo answer", timeout=10_000)
+    page.click("#stop")
+    wait_status(page, "stopped")
+    start_edit(page, edit)
+    answer(page).locator(".regenerate").click()  # the box stays open while the answer streams again
+    expect(answer(page)).to_have_attribute("data-status", "streaming")
+
+
+def test_cancel_closes_an_edit_box_while_an_answer_streams(chat: Server, page: Page) -> None:
+    open_chat(page, chat)
+    edit_while_an_answer_streams(page, "slow question to keep", "an edit to cancel")
+    page.click(".edit-cancel")
+
+    expect(page.locator(".edit-box")).to_have_count(0)
+    expect(page.locator(".user-message .message-body")).to_have_text("slow question to keep")
+    expect(answer(page)).to_have_attribute("data-status", "streaming")  # Cancel left the answer alone
+    page.click("#stop")
+    wait_status(page, "stopped")
+    assert requests_about(chat, "an edit to cancel") == []
+
+
+def test_an_edit_is_sent_only_once_the_streaming_answer_has_ended(chat: Server, page: Page) -> None:
+    open_chat(page, chat)
+    edit_while_an_answer_streams(page, "slow question to edit", "an edit that waited")
+    expect(page.locator(".edit-save")).to_be_disabled()
+    page.press(".edit-input", "Enter")
+    expect(page.locator(".edit-input")).to_have_value("an edit that waited")  # neither sent nor lost
+    page.click("#stop")
+    wait_status(page, "stopped")
+
+    page.click(".edit-save")
+    wait_status(page, "done")
+    expect(page.locator(".user-message .message-body")).to_have_text("an edit that waited")
+    (edited,) = requests_about(chat, "an edit that waited")
+    assert edited["messages"] == [{"role": "user", "content": "an edit that waited"}]
+
+
+def test_an_example_prompt_sends_and_copy_buttons_copy_an_answer_and_its_code(
+    chat: Server, page: Page
+) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    open_chat(page, chat)
+    example = page.locator(".example-prompt").first
+    question = example.inner_text()
+    example.click()
+    wait_status(page, "done")
+    expect(page.locator(".user-message .message-body")).to_have_text(question)
+
+    def clipboard() -> str:
+        return page.evaluate("navigator.clipboard.readText()")
+
+    copy = answer(page).get_by_role("button", name="Copy answer")
+    copy.click()
+    expect(copy).to_have_attribute("data-label", "Copied")
+    assert clipboard().startswith(f"Here is a demo answer to **{question}**")  # the markdown, as written
+    copy_code = answer(page).get_by_role("button", name="Copy code")
+    copy_code.click()
+    expect(copy_code).to_have_attribute("data-label", "Copied")  # set once the clipboard holds it
+    assert clipboard().startswith("import hybrid")
 
 
 def test_the_second_request_carries_the_first_exchange_and_the_preset(chat: Server, page: Page) -> None:
@@ -289,3 +399,51 @@ def test_with_signed_tickets_the_page_streams_what_the_server_checked(chat: Serv
     assert signed["messages"] == [{"role": "user", "content": "a signed question"}]
     unsigned = httpx.post(server.url + "/api/stream", json={"messages": signed["messages"]}, timeout=5)
     assert unsigned.status_code == 403  # the page's request went through the signing callback
+
+
+def test_a_ticket_that_never_comes_ends_the_answer_with_an_error_and_a_retry(
+    chat: Server, page: Page
+) -> None:
+    page.clock.install()  # the page waits TICKET_TIMEOUT_MS (15 s) for a ticket: skip ahead instead
+    open_chat(page, chat)
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:  # the first signing request never gets an answer
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(SIGNING, hold_the_first)
+    send(page, "an unsigned question")
+    expect(answer(page)).to_have_attribute("data-status", "streaming")
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    expect(answer(page)).to_have_attribute("data-status", "streaming")  # waiting for the ticket
+
+    page.clock.run_for(16_000)
+    wait_status(page, "error", timeout=5_000)
+    expect(answer(page).locator(".message-error")).to_contain_text("did not answer within 15 s")
+    expect(page.locator("#send")).to_be_enabled()
+    answer(page).get_by_role("button", name="Retry").click()  # while the first request still hangs
+    wait_status(page, "done")
+    assert body_text(page).endswith(DONE_TEXT)
+    (only,) = requests_about(chat, "an unsigned question")  # the failed attempt never reached the model
+    assert only["messages"] == [{"role": "user", "content": "an unsigned question"}]
+
+
+def test_stop_ends_an_answer_still_waiting_for_its_ticket(chat: Server, page: Page) -> None:
+    page.clock.install()
+    open_chat(page, chat)
+    page.route(SIGNING, lambda route: route.abort())  # the signing callback's request fails
+    send(page, "a question left hanging")
+    expect(answer(page)).to_have_attribute("data-status", "streaming")
+    page.click("#stop")
+
+    wait_status(page, "stopped", timeout=2_000)
+    expect(page.locator("#send")).to_be_enabled()
+    page.clock.run_for(16_000)  # the ticket's deadline passes: the stopped answer stays stopped
+    page.wait_for_timeout(100)
+    wait_status(page, "stopped")
+    expect(page.locator(".message-error")).to_have_count(0)
+    assert requests_about(chat, "a question left hanging") == []

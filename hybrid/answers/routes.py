@@ -10,6 +10,7 @@ from starlette.routing import Route
 from hybrid.answers.hub import ANSWER_PATH, TOKEN_HEADER
 from hybrid.auth import authorize
 from hybrid.errors import ApiError
+from hybrid.identity import user_of
 from hybrid.logs import bind_request_id
 from hybrid.streaming import StreamHost, mark_stream_endpoint
 
@@ -22,7 +23,7 @@ def answer_routes(*, keepalive_seconds: float, send_timeout: float) -> list[Rout
     async def resume(request: Request) -> Response:
         """Replay an answer after `Last-Event-ID`, then follow it live; 204 when there is nothing left."""
         host = _host(request)
-        request_id = bind_request_id(request.headers.get("x-request-id"))
+        request_id = bind_request_id(request.headers.get("x-request-id"), signed_in=user_of(request.scope))
         streams = host.streams
         release = None
         try:

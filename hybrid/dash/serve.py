@@ -10,6 +10,7 @@ from a2wsgi import WSGIMiddleware
 from dash import Dash
 
 from hybrid.dash.mount import follow_mount
+from hybrid.identity import user_of
 
 
 def check_backend(dash_app: Dash) -> None:
@@ -43,3 +44,13 @@ def serve_dash(dash_app: Dash, *, secret_key: str, threads: int) -> WSGIMiddlewa
     follow_mount(dash_app)
     share_secret(dash_app, secret_key)
     return WSGIMiddleware(dash_app.server, workers=threads)
+
+
+def signed_in_user() -> str | None:
+    """The signed-in user of the Dash request being served (`HYBRID_USER_HEADER`), if there is one.
+
+    a2wsgi hands Flask the ASGI scope, where `HybridApp` recorded the user it admitted.
+    """
+    if not flask.has_request_context():
+        return None
+    return user_of(flask.request.environ.get("asgi.scope", {}))

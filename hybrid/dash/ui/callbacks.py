@@ -12,10 +12,12 @@ from typing import Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State
 
+from hybrid.dash.serve import signed_in_user
 from hybrid.errors import ApiError
 
-IssueTicket = Callable[[Any], str]
-"""Checks a chat request body and returns a signed ticket for it; raises `ApiError` when it is refused."""
+IssueTicket = Callable[..., str]
+"""`issue(body, user=...)`: checks a chat request body and returns a signed ticket for it, for `user`
+only; raises `ApiError` when it is refused."""
 
 
 def register_callbacks(app: Dash, *, allow_system_prompt: bool, issue_ticket: IssueTicket | None) -> None:
@@ -41,6 +43,6 @@ def register_callbacks(app: Dash, *, allow_system_prompt: bool, issue_ticket: Is
         if not isinstance(request, dict) or not isinstance(request.get("id"), str):
             return {"id": "", "error": "malformed ticket request"}
         try:
-            return {"id": request["id"], "ticket": issue_ticket(request.get("body"))}
+            return {"id": request["id"], "ticket": issue_ticket(request.get("body"), user=signed_in_user())}
         except ApiError as exc:
             return {"id": request["id"], "error": exc.message}

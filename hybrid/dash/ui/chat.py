@@ -13,6 +13,7 @@ from dash import Dash, html
 
 from hybrid.chat import CHAT_STREAM_PATH, PRESETS, Preset
 from hybrid.dash.mount import route_url
+from hybrid.dash.serve import signed_in_user
 from hybrid.dash.ui.callbacks import IssueTicket, register_callbacks
 from hybrid.dash.ui.layout import chat_layout
 
@@ -40,6 +41,7 @@ def build_chat_app(
             presets=presets,
             allow_system_prompt=allow_system_prompt,
             tickets=issue_ticket is not None,
+            user=signed_in_user(),
         )
 
     app.layout = layout

@@ -28,10 +28,12 @@ def chat_layout(
     presets: Mapping[str, Preset],
     allow_system_prompt: bool,
     tickets: bool,
+    user: str | None = None,
 ) -> html.Div:
     """The whole page; `stream_url` is where this page load reaches the chat stream.
 
     With `tickets`, the page asks the server (a Dash callback) to sign each request before it streams.
+    `user` is who is signed in, shown in the header, when the app knows its users.
     """
     config = {
         "streamUrl": stream_url,
@@ -57,6 +59,7 @@ def chat_layout(
                                 **{"aria-controls": "sidebar"},
                             ),
                             html.H1("hybrid chat"),
+                            *([html.P(f"Signed in as {user}", className="signed-in")] if user else []),
                             _settings(models, presets, allow_system_prompt),
                         ],
                     ),

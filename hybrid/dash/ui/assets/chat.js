@@ -9,12 +9,15 @@
   const hybrid = (window.hybridChat = window.hybridChat || {});
 
   const STICK_PX = 48; // closer than this to the bottom counts as "following the answer"
+  // A ticket request still unanswered after this long fails its answer (with Retry): without it the page
+  // would wait forever when the signing callback's request fails or hangs.
+  const TICKET_TIMEOUT_MS = 15000;
   const chat = {
     config: null, // from the server, per page load: streamUrl, examples, allowSystem
     settings: {}, // model, preset, temperature, system (from the Dash controls)
     state: null, // {conversations, current}: see history.js
     turn: null, // the answer streaming now
-    tickets: new Map(), // ticket requests waiting for the server: id -> {resolve, reject}
+    tickets: new Map(), // ticket requests waiting for the server: id -> settle(answer)
     stick: true,
   };
 
@@ -27,17 +30,19 @@
     return node;
   }
 
-  function button(klass, text, label) {
-    const node = element("button", { type: "button", class: klass }, text);
+  /** A button for one of the `ACTIONS` (below); the action's name is also its class, for styling. */
+  function button(action, text, label) {
+    const node = element("button", { type: "button", class: action, "data-action": action }, text);
     if (label) node.setAttribute("aria-label", label);
     return node;
   }
 
   /** A button whose visible text is drawn by CSS (`data-label`), so it stays out of the message's
    * innerText (copying or reading a message gives its content only); `label` is its accessible name. */
-  function quietButton(klass, text, label) {
-    const node = element("button", { type: "button", class: `${klass} quiet-label`, "data-label": text });
-    node.setAttribute("aria-label", label);
+  function quietButton(action, text, label) {
+    const node = button(action, undefined, label);
+    node.classList.add("quiet-label");
+    node.dataset.label = text;
     return node;
   }
 
@@ -168,6 +173,7 @@
 
   function send(text) {
     if (chat.turn || !text || !text.trim()) return false;
+    closeEdits(); // edits apply to the last exchange, which this question replaces
     let conversation = current();
     if (!conversation) {
       conversation = { id: hybrid.history.newId(), title: hybrid.history.titleOf(text), updated: Date.now(), messages: [] };
@@ -193,22 +199,30 @@
     return body;
   }
 
-  /** What to post: the request itself, or, when the server signs requests, a ticket for it from the
-   * Dash callback in `callbacks.py` (the server checks the request there and the stream trusts only that). */
-  function authorize(body) {
-    if (!chat.config.tickets) return Promise.resolve(body);
+  /** What to post: the request itself, or, when the server signs requests, a promise of a ticket for it
+   * from the Dash callback in `callbacks.py` (the server checks the request there and the stream trusts
+   * only that). The promise fails when the server refuses, when no answer comes within
+   * `TICKET_TIMEOUT_MS`, or when `signal` aborts (Stop); a late answer is ignored. */
+  function authorize(body, signal) {
+    if (!chat.config.tickets) return body;
     const id = hybrid.history.newId();
-    const pending = new Promise((resolve, reject) => chat.tickets.set(id, { resolve, reject }));
-    setProps("ticket-request", { data: { id, body } });
-    return pending;
+    return new Promise((resolve, reject) => {
+      const seconds = TICKET_TIMEOUT_MS / 1000;
+      const timer = setTimeout(() => onTicket({ id, error: `the server did not answer within ${seconds} s` }), TICKET_TIMEOUT_MS);
+      signal.addEventListener("abort", () => onTicket({ id, error: "stopped" }), { once: true });
+      chat.tickets.set(id, (answer) => {
+        clearTimeout(timer);
+        chat.tickets.delete(id);
+        if (answer.ticket) resolve({ ticket: answer.ticket });
+        else reject(new Error(answer.error || "the server refused the request"));
+      });
+      setProps("ticket-request", { data: { id, body } });
+    });
   }
 
   function onTicket(answer) {
-    const pending = answer && chat.tickets.get(answer.id);
-    if (!pending) return;
-    chat.tickets.delete(answer.id);
-    if (answer.ticket) pending.resolve({ ticket: answer.ticket });
-    else pending.reject(new Error(answer.error || "the server refused the request"));
+    const settle = answer && chat.tickets.get(answer.id);
+    if (settle) settle(answer);
   }
 
   function startAnswer(conversation) {
@@ -224,7 +238,8 @@
     const view = new hybrid.markdown.StreamView(body);
     view.onRender = follow;
     const turn = { conversation, message, article, view, deltas: 0, startedAt: performance.now(), firstAt: 0, after: null };
-    turn.stream = hybrid.openStream(chat.config.streamUrl, authorize(requestBody(conversation)), {
+    const request = requestBody(conversation);
+    turn.stream = hybrid.openStream(chat.config.streamUrl, (signal) => authorize(request, signal), {
       text(delta) {
         if (turn.after === "completion") message.notice = (message.notice || "") + delta;
         if (turn.after) return; // after an error the server repeats it as text: the error box shows it
@@ -279,6 +294,8 @@
 
   function setStreaming(streaming) {
     byId("conversation").classList.toggle("streaming", streaming);
+    // An open edit is sent once the answer has ended; Cancel stays on.
+    byId("conversation").querySelectorAll(".edit-save").forEach((save) => (save.disabled = streaming));
     setProps("send", { disabled: streaming });
     setProps("stop", { disabled: !streaming });
     if (!streaming && (document.activeElement === byId("stop") || document.activeElement === document.body)) {
@@ -290,12 +307,14 @@
     if (chat.turn) chat.turn.stream.stop();
   }
 
-  /** The index of the message `node` shows, when it is one of the last two (the ones actions apply to). */
+  /** The position of the message `article` shows in the current conversation. */
   function indexOf(article) {
-    const conversation = current();
-    const articles = [...byId("conversation").querySelectorAll(".message")];
-    const index = articles.indexOf(article);
-    return conversation && index >= conversation.messages.length - 2 ? index : -1;
+    return [...byId("conversation").querySelectorAll(".message")].indexOf(article);
+  }
+
+  /** Edits and reruns apply to the last exchange (the last two messages), and not while an answer streams. */
+  function actionable(index) {
+    return !chat.turn && index >= current().messages.length - 2;
   }
 
   function resend(fromIndex) {
@@ -306,34 +325,45 @@
     startAnswer(conversation);
   }
 
-  function startEdit(article, index) {
-    const message = current().messages[index];
+  function rerun(article) {
+    const index = indexOf(article);
+    if (actionable(index)) resend(index);
+  }
+
+  function startEdit(article) {
+    const index = indexOf(article);
+    if (!actionable(index)) return;
     const body = article.querySelector(".message-body");
     const input = element("textarea", { class: "edit-input", "aria-label": "Edit message", rows: "3" });
-    input.value = message.content;
-    const save = button("edit-save", "Send");
-    const cancel = button("edit-cancel", "Cancel");
+    input.value = current().messages[index].content;
     const box = element("div", { class: "edit-box" });
     const row = element("div", { class: "edit-buttons" });
-    row.append(cancel, save);
+    row.append(button("edit-cancel", "Cancel"), button("edit-save", "Send"));
     box.append(input, row);
     body.replaceWith(box);
     article.classList.add("editing");
     input.focus();
   }
 
+  /** Close the edit box in `article`; with `save`, send the edited question instead of the old one. Send
+   * waits while an answer streams (the box stays, its text too); Cancel always closes. */
   function finishEdit(article, save) {
+    if (save && chat.turn) return;
     const index = indexOf(article);
-    const input = article.querySelector(".edit-input");
     const conversation = current();
-    if (save && index >= 0 && !chat.turn && input.value.trim()) {
-      conversation.messages[index].content = input.value;
-      if (index === 0) conversation.title = hybrid.history.titleOf(input.value);
+    const text = article.querySelector(".edit-input").value;
+    if (save && actionable(index) && text.trim()) {
+      conversation.messages[index].content = text;
+      if (index === 0) conversation.title = hybrid.history.titleOf(text);
       article.replaceWith(messageElement(conversation.messages[index]));
       resend(index + 1);
     } else {
       article.replaceWith(messageElement(conversation.messages[index]));
     }
+  }
+
+  function closeEdits() {
+    byId("conversation").querySelectorAll(".message.editing").forEach((article) => finishEdit(article, false));
   }
 
   // ---- conversations ----------------------------------------------------------------------------
@@ -366,7 +396,7 @@
   async function copy(text, target) {
     try {
       await navigator.clipboard.writeText(text);
-    } catch (error) {
+    } catch {
       // No clipboard API outside secure contexts: fall back to a hidden selection.
       const area = element("textarea", { "aria-hidden": "true", class: "clipboard-fallback" });
       area.value = text;
@@ -380,39 +410,27 @@
     setTimeout(() => (target.dataset.label = label), 1500);
   }
 
-  function onConversationClick(event) {
-    const target = event.target.closest("button");
-    if (!target) return;
-    if (target.classList.contains("example-prompt")) {
-      send(target.textContent);
-      return;
-    }
-    if (target.classList.contains("copy-code")) {
-      copy(target.closest(".code-block").querySelector("code").textContent, target);
-      return;
-    }
-    const article = target.closest(".message");
-    const index = article ? indexOf(article) : -1;
-    if (target.classList.contains("copy")) {
-      const all = [...byId("conversation").querySelectorAll(".message")];
-      copy(current().messages[all.indexOf(article)].content, target);
-    } else if (index < 0 || chat.turn) {
-      return; // edits and reruns apply to the last exchange, and not while an answer streams
-    } else if (target.classList.contains("regenerate") || target.classList.contains("retry")) {
-      resend(index);
-    } else if (target.classList.contains("edit")) {
-      startEdit(article, index);
-    } else if (target.classList.contains("edit-save") || target.classList.contains("edit-cancel")) {
-      finishEdit(article, target.classList.contains("edit-save"));
-    }
-  }
+  const articleOf = (target) => target.closest(".message");
+  const itemId = (target) => target.closest(".conversation-item").dataset.id;
 
-  function onListClick(event) {
-    const target = event.target.closest("button");
-    const item = target && target.closest(".conversation-item");
-    if (!item) return;
-    if (target.classList.contains("conversation-delete")) remove(item.dataset.id);
-    else open(item.dataset.id);
+  /** What each button does, by its `data-action` (see `button`): one map for the conversation and the
+   * sidebar's list. A handler gets the button that was clicked. */
+  const ACTIONS = {
+    "example-prompt": (target) => send(target.textContent),
+    "copy-code": (target) => copy(target.closest(".code-block").querySelector("code").textContent, target),
+    copy: (target) => copy(current().messages[indexOf(articleOf(target))].content, target),
+    regenerate: (target) => rerun(articleOf(target)),
+    retry: (target) => rerun(articleOf(target)),
+    edit: (target) => startEdit(articleOf(target)),
+    "edit-save": (target) => finishEdit(articleOf(target), true),
+    "edit-cancel": (target) => finishEdit(articleOf(target), false),
+    "conversation-open": (target) => open(itemId(target)),
+    "conversation-delete": (target) => remove(itemId(target)),
+  };
+
+  function onClick(event) {
+    const target = event.target.closest("button[data-action]");
+    if (target && Object.hasOwn(ACTIONS, target.dataset.action)) ACTIONS[target.dataset.action](target);
   }
 
   function onKeyDown(event) {
@@ -437,8 +455,8 @@
     chat.config = config;
     chat.state = hybrid.history.load();
     byId("conversation").addEventListener("scroll", onScroll, { passive: true });
-    byId("conversation").addEventListener("click", onConversationClick);
-    byId("conversation-list").addEventListener("click", onListClick);
+    byId("conversation").addEventListener("click", onClick);
+    byId("conversation-list").addEventListener("click", onClick);
     byId("sidebar-toggle").addEventListener("click", onToggleSidebar);
     document.addEventListener("keydown", onKeyDown);
     window.addEventListener("pagehide", persist); // keep the partial answer of a reload mid-stream

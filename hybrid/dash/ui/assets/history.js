@@ -11,7 +11,7 @@
     let state;
     try {
       state = JSON.parse(localStorage.getItem(KEY) || "null");
-    } catch (error) {
+    } catch {
       state = null;
     }
     if (!state || !Array.isArray(state.conversations)) state = { conversations: [], current: null };
@@ -33,7 +33,7 @@
       try {
         localStorage.setItem(KEY, JSON.stringify(state));
         return;
-      } catch (error) {
+      } catch {
         if (state.conversations.length <= 1) return;
         state.conversations.sort((a, b) => b.updated - a.updated).pop();
       }

@@ -5,7 +5,8 @@
  *
  * `StreamView` renders a growing answer in time linear in its length: finished top-level blocks are
  * rendered once and appended; only the last, still-growing block is re-rendered, at most once per
- * animation frame (less often when rendering gets expensive). */
+ * animation frame (less often when rendering gets expensive). A code block still growing is not highlighted
+ * (it is once it is finished): each render says so in markdown-it's `env`, so no shared state changes. */
 (function () {
   "use strict";
   const hybrid = (window.hybridChat = window.hybridChat || {});
@@ -13,55 +14,62 @@
   const SAFE_SCHEME = /^(https?|mailto):/i;
   const ANY_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
   const LANGUAGE = /^[\w+#.-]{1,32}$/;
-  let md = null;
-  let highlighting = true; // off while a code block is still growing: highlighted once it is finished
+  const md = parser();
+  const purify = sanitizer();
 
   function escape(text) {
     return md.utils.escapeHtml(text);
   }
 
-  function highlight(code, language) {
+  /** Highlighted HTML of `code`, or "" for plain (escaped) text: unknown language, or `env.highlight`
+   * is false (the block is still growing). */
+  function highlight(code, language, env) {
     const hljs = window.hljs;
-    if (!highlighting || !hljs || !language || !hljs.getLanguage(language)) return "";
+    if (env.highlight === false || !hljs || !language || !hljs.getLanguage(language)) return "";
     try {
       return hljs.highlight(code, { language, ignoreIllegals: true }).value;
-    } catch (error) {
+    } catch {
       return "";
     }
   }
 
   function parser() {
-    if (md) return md;
-    md = window.markdownit({ html: false, linkify: true, typographer: false, highlight });
-    md.validateLink = (url) => {
+    const parse = window.markdownit({ html: false, linkify: true, typographer: false });
+    parse.validateLink = (url) => {
       const trimmed = url.trim();
       return !ANY_SCHEME.test(trimmed) || SAFE_SCHEME.test(trimmed);
     };
-    md.renderer.rules.fence = (tokens, index) => {
+    parse.renderer.rules.fence = (tokens, index, options, env) => {
       const token = tokens[index];
       const info = token.info.trim().split(/\s+/)[0];
       const language = LANGUAGE.test(info) ? info : "";
-      const body = highlight(token.content, language) || escape(token.content);
+      const body = highlight(token.content, language, env) || escape(token.content);
       const label = language ? escape(language) : "code"; // drawn by CSS: not part of the answer's text
       const klass = language ? ` class="hljs language-${escape(language)}"` : ' class="hljs"';
       return (
         `<div class="code-block"><div class="code-head"><span class="quiet-label" data-label="${label}"></span>` +
-        `<button type="button" class="copy-code quiet-label" data-label="Copy" aria-label="Copy code"></button></div>` +
+        `<button type="button" class="copy-code quiet-label" data-action="copy-code" data-label="Copy" aria-label="Copy code"></button></div>` +
         `<pre><code${klass}>${body}</code></pre></div>\n`
       );
     };
-    md.renderer.rules.image = (tokens, index) => {
+    parse.renderer.rules.image = (tokens, index) => {
       const token = tokens[index];
       const alt = escape(token.content || "image");
       return `<a href="${escape(token.attrGet("src"))}">🖼 ${alt}</a>`;
     };
-    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+    return parse;
+  }
+
+  /** A DOMPurify instance of this script's own, so its hook leaves other users of DOMPurify alone. */
+  function sanitizer() {
+    const instance = window.DOMPurify(window);
+    instance.addHook("afterSanitizeAttributes", (node) => {
       if (node.tagName === "A") {
         node.setAttribute("target", "_blank");
         node.setAttribute("rel", "noopener noreferrer nofollow");
       }
     });
-    return md;
+    return instance;
   }
 
   const PURIFY = {
@@ -70,12 +78,12 @@
   };
 
   function sanitize(html) {
-    return window.DOMPurify.sanitize(html, PURIFY);
+    return purify.sanitize(html, PURIFY);
   }
 
   /** Sanitised HTML of a whole markdown text (history, finished answers). */
   function render(text) {
-    return sanitize(parser().render(text));
+    return sanitize(md.render(text));
   }
 
   // A link reference definition can turn earlier `[text]` into a link, so an answer holding one gets
@@ -124,9 +132,8 @@
     /** Render what has not been rendered yet; `final` also highlights the last block. */
     flush(final) {
       const source = this.text.slice(this.settledChars);
-      const parse = parser();
-      const env = {};
-      const tokens = parse.parse(source, env);
+      const env = {}; // link references found by the parse, for the renders of its tokens
+      const tokens = md.parse(source, env);
       const starts = [];
       tokens.forEach((token, index) => {
         if (token.level === 0 && token.nesting >= 0 && token.map) starts.push(index);
@@ -135,17 +142,13 @@
       if (starts.length > 1) {
         // Every top-level block before the last one is finished: render it once, highlighted.
         const last = starts[starts.length - 1];
-        const html = parse.renderer.render(tokens.slice(0, last), parse.options, env);
+        const html = md.renderer.render(tokens.slice(0, last), md.options, env);
         this.settled.insertAdjacentHTML("beforeend", sanitize(html));
         this.settledChars += lineOffset(source, tokens[last].map[0]);
         tailTokens = tokens.slice(last);
       }
-      highlighting = final;
-      try {
-        this.tail.innerHTML = sanitize(parse.renderer.render(tailTokens, parse.options, env));
-      } finally {
-        highlighting = true;
-      }
+      const tailEnv = { ...env, highlight: final };
+      this.tail.innerHTML = sanitize(md.renderer.render(tailTokens, md.options, tailEnv));
     }
 
     /** The answer ended: render the rest (or everything again, when a reference definition needs it). */

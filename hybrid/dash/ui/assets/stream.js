@@ -12,10 +12,11 @@
   const LINE = /\r\n|\r|\n/;
 
   /**
-   * Stream `body` (or a promise of it, e.g. a signed ticket still on its way) to `url`. Handlers: `text(delta)`, `event(name, data)`, and `end(outcome)` once, where
-   * outcome is `{done: true}`, `{stopped: true}` or `{error: "why"}`. Returns `{stop()}`.
+   * Stream the body `request(signal)` gives (or a promise of it, e.g. a signed ticket still on its way;
+   * `signal` aborts on stop) to `url`. Handlers: `text(delta)`, `event(name, data)`, and `end(outcome)`
+   * once, where outcome is `{done: true}`, `{stopped: true}` or `{error: "why"}`. Returns `{stop()}`.
    */
-  function openStream(url, body, handlers) {
+  function openStream(url, request, handlers) {
     const abort = new AbortController();
     let stopped = false;
     let ended = false;
@@ -28,7 +29,7 @@
     (async () => {
       let payload;
       try {
-        payload = await body;
+        payload = await request(abort.signal);
       } catch (error) {
         end({ error: error.message });
         return;
@@ -43,7 +44,7 @@
           cache: "no-store",
           signal: abort.signal,
         });
-      } catch (error) {
+      } catch {
         end({ error: "the server could not be reached" });
         return;
       }
@@ -70,7 +71,7 @@
           if (ended) return;
         }
         end({ error: "the connection closed before the answer finished" });
-      } catch (error) {
+      } catch {
         end({ error: "the connection to the server was lost" });
       }
     })();
@@ -124,7 +125,7 @@
     try {
       const body = await response.json();
       if (body && body.error && body.error.message) return body.error.message;
-    } catch (error) {
+    } catch {
       // not JSON: fall through to the status line
     }
     return `the server answered ${response.status} ${response.statusText}`.trim();
@@ -133,7 +134,7 @@
   function parseJson(data) {
     try {
       return JSON.parse(data);
-    } catch (error) {
+    } catch {
       return {};
     }
   }

@@ -1,0 +1,223 @@
+"""Tools: Python functions of the app that the model may call, described to it by their signatures.
+
+`Tool.from_function(fn)` reads the JSON schema of the arguments from the signature and type hints
+(`Literal`, numbers, strings, lists, pydantic models: pydantic does the work) and the description from
+the docstring. A call is validated against the signature before the function runs; what goes wrong (bad
+arguments, an exception, a timeout, an unknown tool) becomes the tool's result, so the model can see it
+and try again, and the chat shows it. Nothing the model sends is evaluated: arguments are JSON.
+
+A parameter annotated `ToolContext` is not shown to the model: hybrid passes the request's context
+values there, and a way to change the page (`context.set_props`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, get_args, get_type_hints
+
+import pydantic
+
+from hybrid.parts import SetProps
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a tool may run before its call is given up (an async tool is cancelled)."""
+MAX_RESULT_CHARS = 20_000
+"""The most of a tool's result the model is sent; a longer one is cut, and says so."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model asked for: which tool, and its arguments as the JSON text the model wrote."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a call gave back: `output` is what the model sees; `error` whether the call failed."""
+
+    call_id: str
+    name: str
+    output: str
+    error: bool
+    seconds: float
+
+
+@dataclass(slots=True)
+class ToolContext:
+    """What a tool may ask for besides its arguments: the request's context values, and the page."""
+
+    values: tuple[Any, ...] = ()
+    """The chat's context values as they were when the user sent the message, in the chat's order."""
+    changes: list[SetProps] = field(default_factory=list)
+
+    def set_props(self, component_id: str | dict[str, Any], props: dict[str, Any]) -> None:
+        """Change properties of a component of the page once the call returns (Dash's `set_props`)."""
+        self.changes.append(SetProps(component_id, props))
+
+
+class ToolError(Exception):
+    """Raised by a tool to tell the model what went wrong in a sentence of its own."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function the model may call, with the schema it is described by."""
+
+    name: str
+    description: str
+    function: Callable[..., Any]
+    timeout: float = DEFAULT_TIMEOUT
+    context_parameter: str | None = None
+    arguments: pydantic.TypeAdapter[dict[str, Any]] = field(repr=False, compare=False, kw_only=True)
+    """Validates the model's arguments against the signature, and gives them as the function takes them."""
+
+    @classmethod
+    def from_function(
+        cls, function: Callable[..., Any], *, name: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> Tool:
+        """Describe `function` (sync or async) as a tool; the docstring's first paragraph describes it."""
+        context_parameter = _context_parameter(function)
+        doc = inspect.getdoc(function) or ""
+        return cls(
+            name=name or function.__name__,
+            description=doc.split("\n\n")[0].strip(),
+            function=function,
+            timeout=timeout,
+            context_parameter=context_parameter,
+            arguments=_arguments_of(function, context_parameter),
+        )
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The JSON schema of the arguments, as the model is shown it."""
+        schema = self.arguments.json_schema()
+        schema.pop("title", None)
+        return schema
+
+    def spec(self) -> dict[str, Any]:
+        """The tool as OpenAI's chat completions API describes one."""
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+    async def call(self, call: ToolCall, context: ToolContext) -> ToolResult:
+        """Validate `call` against the signature, run it within the timeout, and say how it went."""
+        started = time.monotonic()
+        try:
+            output = _as_text(await self._run(call.arguments, context))
+            error = False
+        except ToolError as exc:
+            output, error = f"error: {exc}", True
+        except pydantic.ValidationError as exc:
+            output, error = f"error: invalid arguments: {_problems(exc)}", True
+        except TimeoutError:
+            output, error = f"error: the tool did not finish within {self.timeout:g} s", True
+        except Exception as exc:
+            output, error = f"error: the tool failed ({type(exc).__name__}: {exc})", True
+        return ToolResult(call.call_id, self.name, _bounded(output), error, time.monotonic() - started)
+
+    async def _run(self, arguments: str, context: ToolContext) -> Any:
+        try:
+            values = json.loads(arguments or "{}")
+        except ValueError:
+            raise ToolError("the arguments are not valid JSON") from None
+        if not isinstance(values, dict):
+            raise ToolError("the arguments must be a JSON object")
+        kwargs = self.arguments.validate_python(values)
+        if self.context_parameter:
+            kwargs[self.context_parameter] = context
+        async with asyncio.timeout(self.timeout):
+            if inspect.iscoroutinefunction(self.function):
+                return await self.function(**kwargs)
+            # A sync tool runs on a thread, so a slow one stalls no stream; past the timeout it is
+            # abandoned (a thread cannot be cancelled), and the answer goes on.
+            return await asyncio.to_thread(self.function, **kwargs)
+
+
+class Toolbox:
+    """The tools of one chat, by name: only these can be called."""
+
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self.tools: dict[str, Tool] = {}
+        for tool in tools:
+            self.add(tool)
+
+    def __bool__(self) -> bool:
+        return bool(self.tools)
+
+    def add(self, tool: Tool) -> None:
+        if tool.name in self.tools:
+            raise ValueError(f"two tools are named {tool.name!r}")
+        self.tools[tool.name] = tool
+
+    def specs(self) -> list[dict[str, Any]]:
+        return [tool.spec() for tool in self.tools.values()]
+
+    async def run(self, calls: Sequence[ToolCall], context: ToolContext) -> list[ToolResult]:
+        """Run the calls of one round at once; each result in the order of its call."""
+        return list(await asyncio.gather(*(self._one(call, context) for call in calls)))
+
+    async def _one(self, call: ToolCall, context: ToolContext) -> ToolResult:
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(self.tools) or "none"
+            return ToolResult(
+                call.call_id, call.name, f"error: there is no tool {call.name!r} (tools: {known})", True, 0.0
+            )
+        return await tool.call(call, context)
+
+
+def _context_parameter(function: Callable[..., Any]) -> str | None:
+    """The parameter annotated `ToolContext` (or `ToolContext | None`), if any."""
+    hints = get_type_hints(function)
+    names = [name for name, hint in hints.items() if hint is ToolContext or ToolContext in get_args(hint)]
+    if len(names) > 1:
+        raise TypeError(f"{function.__name__} takes more than one ToolContext")
+    return names[0] if names else None
+
+
+def _arguments_of(function: Callable[..., Any], context_parameter: str | None) -> pydantic.TypeAdapter[Any]:
+    """A validator of `function`'s arguments (its `ToolContext` left out) that returns them as keywords."""
+    signature = inspect.signature(function)
+    shown = [parameter for parameter in signature.parameters.values() if parameter.name != context_parameter]
+    hints = {name: hint for name, hint in get_type_hints(function).items() if name != context_parameter}
+
+    def arguments(**kwargs: Any) -> dict[str, Any]:
+        return kwargs
+
+    arguments.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) for parameter in shown],
+        return_annotation=dict[str, Any],
+    )
+    arguments.__annotations__ = {**hints, "return": dict[str, Any]}
+    return pydantic.TypeAdapter(arguments)
+
+
+def _problems(exc: pydantic.ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'arguments'}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump_json()
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= MAX_RESULT_CHARS:
+        return text
+    return text[:MAX_RESULT_CHARS] + f"\n[cut: the result had {len(text)} characters]"

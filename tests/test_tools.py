@@ -1,0 +1,135 @@
+"""Tools in process: the schema a signature gives, and every way a call can go wrong becoming its result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Literal
+
+import pydantic
+import pytest
+
+from hybrid.tools import Tool, Toolbox, ToolCall, ToolContext, ToolError
+from tests.conftest import run_async
+
+
+class Filter(pydantic.BaseModel):
+    region: Literal["Europe", "Asia"]
+    top: int = 3
+
+
+def top_products(
+    filter: Filter, columns: list[str] | None = None, context: ToolContext | None = None
+) -> dict:
+    """The best-selling products in a region.
+
+    The rest of the docstring is for people, not for the model.
+    """
+    assert context is not None
+    context.set_props("region", {"value": filter.region})
+    return {
+        "region": filter.region,
+        "top": filter.top,
+        "columns": columns,
+        "asked_with": list(context.values),
+    }
+
+
+async def slow(seconds: float) -> str:
+    """Waits, then answers."""
+    await asyncio.sleep(seconds)
+    return "done"
+
+
+def broken(reason: str) -> str:
+    """Always fails."""
+    if reason == "told":
+        raise ToolError("the warehouse is closed today")
+    raise KeyError(reason)
+
+
+def call(tool: Tool, arguments: object, context: ToolContext | None = None) -> object:
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return run_async(tool.call(ToolCall("call-1", tool.name, text), context or ToolContext()))
+
+
+def test_the_schema_comes_from_the_signature_and_the_description_from_the_docstring() -> None:
+    spec = Tool.from_function(top_products).spec()["function"]
+    assert spec["name"] == "top_products"
+    assert spec["description"] == "The best-selling products in a region."
+    parameters = spec["parameters"]
+    assert parameters["required"] == ["filter"]
+    assert set(parameters["properties"]) == {"filter", "columns"}  # the ToolContext is not shown
+    assert parameters["additionalProperties"] is False
+    region = parameters["$defs"]["Filter"]["properties"]["region"]
+    assert region["enum"] == ["Europe", "Asia"]
+
+
+def test_a_call_gets_validated_arguments_and_the_context_and_can_change_the_page() -> None:
+    context = ToolContext(values=("Europe", 2024))
+    result = call(Tool.from_function(top_products), {"filter": {"region": "Asia"}}, context)
+    assert not result.error
+    assert json.loads(result.output) == {
+        "region": "Asia",
+        "top": 3,
+        "columns": None,
+        "asked_with": ["Europe", 2024],
+    }
+    assert [(change.component_id, change.props) for change in context.changes] == [
+        ("region", {"value": "Asia"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"filter": {"region": "Mars"}}, "filter.region: Input should be 'Europe' or 'Asia'"),
+        ({"filter": {"region": "Asia", "top": "many"}}, "filter.top: Input should be a valid integer"),
+        ({}, "filter: Missing required keyword only argument"),
+        ({"filter": {"region": "Asia"}, "drop_tables": True}, "drop_tables: Unexpected keyword argument"),
+        ("[1, 2]", "the arguments must be a JSON object"),
+        ("{not json", "the arguments are not valid JSON"),
+    ],
+)
+def test_bad_arguments_go_back_to_the_model_and_the_function_never_runs(
+    arguments: object, problem: str
+) -> None:
+    context = ToolContext()
+    result = call(Tool.from_function(top_products), arguments, context)
+    assert result.error
+    assert problem in result.output
+    assert not context.changes
+
+
+def test_a_raising_tool_reports_its_error_and_its_own_sentence_when_it_has_one() -> None:
+    tool = Tool.from_function(broken)
+    assert call(tool, {"reason": "told"}).output == "error: the warehouse is closed today"
+    unexpected = call(tool, {"reason": "shelf"})
+    assert unexpected.error and unexpected.output == "error: the tool failed (KeyError: 'shelf')"
+
+
+def test_a_slow_tool_is_cancelled_at_its_timeout() -> None:
+    started = time.monotonic()
+    result = call(Tool.from_function(slow, timeout=0.1), {"seconds": 5})
+    assert result.error and result.output == "error: the tool did not finish within 0.1 s"
+    assert time.monotonic() - started < 1
+
+
+def test_only_registered_tools_run_and_the_calls_of_a_round_run_at_once() -> None:
+    box = Toolbox([Tool.from_function(slow), Tool.from_function(broken)])
+    calls = [
+        ToolCall("a", "slow", '{"seconds": 0.2}'),
+        ToolCall("b", "slow", '{"seconds": 0.2}'),
+        ToolCall("c", "exec", '{"code": "import os"}'),
+    ]
+    started = time.monotonic()
+    results = run_async(box.run(calls, ToolContext()))
+    assert time.monotonic() - started < 0.35  # not one after the other
+    assert [(r.call_id, r.error) for r in results] == [("a", False), ("b", False), ("c", True)]
+    assert results[2].output == "error: there is no tool 'exec' (tools: slow, broken)"
+
+
+def test_two_tools_cannot_share_a_name() -> None:
+    with pytest.raises(ValueError, match="two tools are named 'slow'"):
+        Toolbox([Tool.from_function(slow), Tool.from_function(slow)])
