@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hybrid.answers import Answers, answer_routes
-from hybrid.answers.metrics import instruments_for
+from hybrid.answers.metrics import AnswerInstruments, instruments_for
 from hybrid.auth import Authorize
 from hybrid.chat import CHAT_STREAM_PATH, ChatStream
 from hybrid.dash import DashCallbackGuard, serve_dash
@@ -40,8 +40,7 @@ from hybrid.providers.base import Provider, ReportsFailures
 from hybrid.providers.select import provider_from_settings
 from hybrid.server import uvicorn_config
 from hybrid.settings import Settings
-from hybrid.stores.answer_log import RedisAnswerLog
-from hybrid.stores.redis import check_reachable
+from hybrid.stores.shared import SharedState
 from hybrid.streaming import GENERIC_FAILURE, is_stream_endpoint, stream_endpoint
 from hybrid.supervisor import StreamSupervisor
 from hybrid.tickets import TicketSigner, secret_key
@@ -161,17 +160,17 @@ def create_app(
     `app.router.lifespan_context(app)` to end streams and close the provider's connections on shutdown.
     """
     settings = settings or Settings()
-    if settings.redis_url:
-        check_reachable(settings.redis_url)  # refuse to start rather than run without the shared state
+    metrics = Metrics()
+    instruments = instruments_for(metrics.instruments.registry)
+    shared = _shared_state(settings, instruments)
     provider = provider or provider_from_settings(settings)
     key = secret_key(settings.secret_key)
-    metrics = Metrics()
     streams = StreamSupervisor(max_streams=settings.max_streams, hooks=[metrics, StreamLog(), *hooks])
-    answers = _answers(settings, streams, metrics)
+    answers = _answers(settings, streams, instruments, shared)
     if isinstance(provider, ReportsFailures):
         provider.report_failures(streams.hooks.provider_failed)
     users = UserHeader(settings.user_header) if settings.user_header else None
-    chat = _chat_stream(settings, provider, key, streams.hooks)
+    chat = _chat_stream(settings, provider, key, streams.hooks, shared)
     dash_app = dash_app or _chat_page(settings, provider, chat)
     csp = ContentSecurityPolicy(
         frame_ancestors=settings.frame_ancestors,
@@ -181,7 +180,10 @@ def create_app(
     native = [
         *_probes(settings, provider, streams, metrics),
         Route(
-            CHAT_STREAM_PATH, _chat_endpoint(settings, chat, streams), methods=["POST"], name="chat_stream"
+            CHAT_STREAM_PATH,
+            _chat_endpoint(settings, chat, streams, shared),
+            methods=["POST"],
+            name="chat_stream",
         ),
         *answer_routes(
             keepalive_seconds=settings.keepalive_seconds, send_timeout=settings.send_timeout_seconds
@@ -204,7 +206,7 @@ def create_app(
         stream_routes=[] if _cors_origins(settings) else _stream_routes(native),
         middleware=_middleware(settings, csp),
         exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_error},
-        lifespan=_lifespan(streams, answers, provider),
+        lifespan=_lifespan(streams, answers, provider, shared),
     )
     # Dash answers every path it is given (its pages), so it serves what no route matches. As a catch-all
     # `Mount("/")` it would also take a wrong method on a native route, answering a page instead of 405.
@@ -215,27 +217,40 @@ def create_app(
     return app
 
 
-def _chat_stream(settings: Settings, provider: Provider, key: str, hooks: StreamHooks) -> ChatStream:
-    """The chat stream's requests: checked, signed into tickets, answered by `provider`."""
+def _shared_state(settings: Settings, instruments: AnswerInstruments) -> SharedState | None:
+    """The Redis shared by every worker and host (`HYBRID_REDIS_URL`); refuses to start if unreachable."""
+    if not settings.redis_url:
+        return None
+    return SharedState(
+        settings.redis_url, on_error=lambda operation: instruments.redis_errors.labels(operation).inc()
+    )
+
+
+def _chat_stream(
+    settings: Settings, provider: Provider, key: str, hooks: StreamHooks, shared: SharedState | None
+) -> ChatStream:
+    """The chat stream's requests: checked, signed into tickets (once-only in the cluster with Redis),
+    answered by `provider`."""
     return ChatStream(
         provider,
         allow_system_prompt=settings.allow_client_system_prompt,
         max_tokens=settings.max_tokens,
-        signer=TicketSigner(key, max_age=settings.ticket_seconds),
+        signer=TicketSigner(key, max_age=settings.ticket_seconds, nonces=shared.nonces() if shared else None),
         hooks=hooks,
     )
 
 
-def _answers(settings: Settings, streams: StreamSupervisor, metrics: Metrics) -> Answers:
+def _answers(
+    settings: Settings,
+    streams: StreamSupervisor,
+    instruments: AnswerInstruments,
+    shared: SharedState | None,
+) -> Answers:
     """Resumable answers: in this worker's memory, and in Redis for every worker with `HYBRID_REDIS_URL`."""
-    instruments = instruments_for(metrics.instruments.registry)
     log = None
-    if settings.redis_url:
-        log = RedisAnswerLog(
-            settings.redis_url,
-            max_frames=settings.resume_max_events,
-            reader_lease=settings.resume_grace_seconds,
-            on_error=lambda operation: instruments.store_errors.labels(operation).inc(),
+    if shared is not None:
+        log = shared.answer_log(
+            max_frames=settings.resume_max_events, reader_lease=settings.resume_grace_seconds
         )
     return Answers(
         streams,
@@ -257,18 +272,22 @@ def _chat_page(settings: Settings, provider: Provider, chat: ChatStream) -> Dash
     )
 
 
-def _chat_endpoint(settings: Settings, chat: ChatStream, streams: StreamSupervisor) -> Any:
-    """`POST /api/stream`, with the server's stream settings and per-client limits."""
+def _chat_endpoint(
+    settings: Settings, chat: ChatStream, streams: StreamSupervisor, shared: SharedState | None
+) -> Any:
+    """`POST /api/stream`, with the server's stream settings and per-client limits (per process, or
+    across the cluster with Redis)."""
+    limits = {
+        "per_minute": settings.client_rate_per_minute,
+        "burst": max(settings.client_rate_per_minute // 5, 1),
+        "concurrent": settings.client_streams,
+    }
     return stream_endpoint(
         chat,
         keepalive_seconds=settings.keepalive_seconds,
         send_timeout=settings.send_timeout_seconds,
         supervisor=streams,
-        limiter=ClientLimiter(
-            per_minute=settings.client_rate_per_minute,
-            burst=max(settings.client_rate_per_minute // 5, 1),
-            concurrent=settings.client_streams,
-        ),
+        limiter=shared.limiter(**limits) if shared else ClientLimiter(**limits),
     )
 
 
@@ -292,7 +311,9 @@ def _stream_routes(routes: Iterable[BaseRoute]) -> list[Route]:
     return [route for route in routes if isinstance(route, Route) and is_stream_endpoint(route.endpoint)]
 
 
-def _lifespan(streams: StreamSupervisor, answers: Answers, provider: Provider) -> Any:
+def _lifespan(
+    streams: StreamSupervisor, answers: Answers, provider: Provider, shared: SharedState | None
+) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -301,6 +322,8 @@ def _lifespan(streams: StreamSupervisor, answers: Answers, provider: Provider) -
             streams.drain()
             await answers.close()  # with Redis: answers in progress generate on, within the grace
             await provider.aclose()
+            if shared is not None:
+                await shared.close()
 
     return lifespan
 

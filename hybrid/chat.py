@@ -96,7 +96,7 @@ class ChatStream:
         body = await read_json(request)
         if self.signer is not None:
             ticket = body.get("ticket") if isinstance(body, dict) else None
-            body = self.signer.verify(ticket, user=user_of(request.scope))
+            body = await self.signer.verify(ticket, user=user_of(request.scope))
         return self._answer(self.parse(body))
 
     def issue(self, body: Any, *, user: str | None = None) -> str:

@@ -37,7 +37,7 @@ from hybrid.auth import Authorize, authorize
 from hybrid.errors import ApiError, StreamError
 from hybrid.hooks import StreamOutcome, StreamStatus
 from hybrid.identity import user_of
-from hybrid.limits import Admission, ClientLimiter, client_of
+from hybrid.limits import Admission, Release, client_of
 from hybrid.logs import bind_request_id
 from hybrid.sse import GENERIC_FAILURE, SHUTDOWN_NOTICE, Item, notice
 from hybrid.supervisor import StreamSupervisor, StreamWatch
@@ -72,6 +72,13 @@ def source_ending(exc: BaseException | None) -> tuple[bytes, str | None]:
     return sse.failure("internal_error", GENERIC_FAILURE), "internal_error"
 
 
+class Limiter(Protocol):
+    """Per-client limits: a `ClientLimiter`, or a `hybrid.stores.limits.RedisClientLimiter` (whose
+    `admit` is a coroutine: the limits are counted in Redis)."""
+
+    def admit(self, key: str) -> Release | Awaitable[Release]: ...
+
+
 @runtime_checkable
 class StreamHost(Protocol):
     """What a stream endpoint takes from the app serving it (`HybridApp` is one)."""
@@ -87,7 +94,7 @@ def stream_endpoint(
     keepalive_seconds: float = 15.0,
     send_timeout: float = 30.0,
     supervisor: StreamSupervisor | None = None,
-    limiter: ClientLimiter | None = None,
+    limiter: Limiter | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Turn `func(request)`, an async iterator of text deltas, into an SSE endpoint.
 
@@ -115,7 +122,8 @@ def stream_endpoint(
             await authorize(request, host.authorize_hook if host else None)  # before it costs anything
             admission.hold(streams.admit())
             if limiter is not None:
-                admission.hold(limiter.admit(client_of(request)))
+                taken = limiter.admit(client_of(request))
+                admission.hold(await taken if inspect.isawaitable(taken) else taken)
             # Read (and cache) the body now: once the stream starts, the response listens on `receive`
             # for the disconnect, and a generator reading the body then would race it for the messages.
             await request.body()

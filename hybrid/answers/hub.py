@@ -33,6 +33,7 @@ from hybrid.answers.log import AnswerLog, AnswerStoreUnavailable
 from hybrid.answers.metrics import AnswerInstruments
 from hybrid.errors import ApiError
 from hybrid.hooks import StreamOutcome
+from hybrid.identity import user_of
 from hybrid.limits import Release
 from hybrid.sse import Item
 from hybrid.streaming import EventStreamResponse
@@ -100,10 +101,11 @@ class Answers:
     ) -> EventStreamResponse:
         """Start generating `source` as a new answer; the response carries it to this client."""
         answer_id, token = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
-        log = await self._open_in_log(answer_id, _digest(token))
+        digest = _digest(token, user_of(request.scope))
+        log = await self._open_in_log(answer_id, digest)
         answer = Answer(
             answer_id,
-            _digest(token),
+            digest,
             frames=Frames(self.max_frames),
             grace=self.grace,
             supervisor=self.supervisor,
@@ -143,20 +145,22 @@ class Answers:
         token: str | None,
         after: int,
         *,
+        user: str | None,
         release: Release,
         keepalive_seconds: float,
         send_timeout: float,
     ) -> EventStreamResponse | None:
         """The rest of the answer after frame `after`, then live; None when there is nothing to resume.
 
-        `ApiError`: 401 without a token, 403 with a wrong one, 410 when the frames after `after` were
-        dropped, 503 when only the unreachable shared log could have it.
+        `ApiError`: 401 without a token, 403 with a wrong one (or another `user`'s), 410 when the frames
+        after `after` were dropped, 503 when only the unreachable shared log could have it.
         """
         if not token:
             raise ApiError(401, "missing_resume_token", "send the answer's token in Hybrid-Resume-Token")
+        digest = _digest(token, user)
         answer = self._answers.get(answer_id)
         if answer is not None:
-            _check(answer.digest, token)
+            _check(answer.digest, digest)
             frames = answer.frames
             if frames.ended and after >= frames.last:
                 return None
@@ -171,7 +175,7 @@ class Answers:
                 raise
             if logged is None:
                 return None
-            _check(logged.digest, token)
+            _check(logged.digest, digest)
             if logged.ended and after >= logged.last:
                 return None
             _check_kept(after, first=logged.first)
@@ -181,13 +185,14 @@ class Answers:
             return None
         return self._response(source, keepalive_seconds, send_timeout, release=release)
 
-    async def stop(self, answer_id: str, token: str | None) -> None:
+    async def stop(self, answer_id: str, token: str | None, *, user: str | None) -> None:
         """The client's Stop: end the answer now, in whichever worker generates it."""
         if not token:
             raise ApiError(401, "missing_resume_token", "send the answer's token in Hybrid-Resume-Token")
+        digest = _digest(token, user)
         answer = self._answers.get(answer_id)
         if answer is not None:
-            _check(answer.digest, token)
+            _check(answer.digest, digest)
             answer.stop("stopped")
             return
         if self.log is None:
@@ -195,7 +200,7 @@ class Answers:
         try:
             logged = await self.log.lookup(answer_id)
             if logged is not None:
-                _check(logged.digest, token)
+                _check(logged.digest, digest)
                 if not logged.ended:
                     await self.log.publish_stop(answer_id)
         except AnswerStoreUnavailable:
@@ -272,7 +277,7 @@ class Answers:
 
     def _store_error(self, operation: str) -> None:
         if self.instruments:
-            self.instruments.store_errors.labels(operation).inc()
+            self.instruments.redis_errors.labels(operation).inc()
 
 
 class _TailWatch:
@@ -289,12 +294,13 @@ class _TailWatch:
         self.supervisor.untrack(end_stream)
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+def _digest(token: str, user: str | None) -> bytes:
+    """What is kept of a token: its hash, with the signed-in user it was given to (when there is one)."""
+    return hashlib.sha256(f"{user or ''}\0{token}".encode()).digest()
 
 
-def _check(digest: bytes, token: str) -> None:
-    if not hmac.compare_digest(digest, _digest(token)):
+def _check(kept: bytes, digest: bytes) -> None:
+    if not hmac.compare_digest(kept, digest):
         raise ApiError(403, "invalid_resume_token", "the token is not this answer's")
 
 

@@ -44,9 +44,10 @@ class AnswerInstruments:
             registry=registry,
             buckets=BUFFER_BUCKETS,
         )
-        self.store_errors = Counter(
-            "hybrid_answer_store_errors",
-            "Failed operations on the shared store of answers (Redis), by operation.",
+        self.redis_errors = Counter(
+            "hybrid_redis_errors",
+            "Failed operations on the shared Redis, by operation (`open`, `write`, `read`, `lookup`, "
+            "`stop`, `lease`, `listen`, `nonce`, `limit`).",
             ("operation",),
             registry=registry,
         )

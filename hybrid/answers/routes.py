@@ -34,6 +34,7 @@ def answer_routes(*, keepalive_seconds: float, send_timeout: float) -> list[Rout
                 request.path_params["answer_id"],
                 request.headers.get(TOKEN_HEADER),
                 after,
+                user=user_of(request.scope),
                 release=release,
                 keepalive_seconds=keepalive_seconds,
                 send_timeout=send_timeout,
@@ -60,7 +61,9 @@ def answer_routes(*, keepalive_seconds: float, send_timeout: float) -> list[Rout
         """Stop an answer now, wherever it generates: the client's Stop button."""
         host = _host(request)
         await authorize(request, host.authorize_hook)
-        await host.answers.stop(request.path_params["answer_id"], request.headers.get(TOKEN_HEADER))
+        await host.answers.stop(
+            request.path_params["answer_id"], request.headers.get(TOKEN_HEADER), user=user_of(request.scope)
+        )
         return Response(status_code=204)
 
     mark_stream_endpoint(resume)

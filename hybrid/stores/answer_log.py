@@ -93,18 +93,19 @@ def _number(frame_or_id: bytes) -> int:
 
 
 class RedisAnswerLog:
-    """The `AnswerLog` of a worker, in the Redis at `url` (see the module's docstring)."""
+    """The `AnswerLog` of a worker, in the Redis of `client` (at `url`; see the module's docstring)."""
 
     def __init__(
         self,
+        client: redis.asyncio.Redis,
         url: str,
         *,
         max_frames: int,
         reader_lease: float,
         on_error: Callable[[str], None] = lambda operation: None,
     ) -> None:
-        self.url = url
-        self._redis = connect(url)
+        self.url = url  # for the connection of each `tail`: the pool's are not held by blocking reads
+        self._redis = client
         self._script = self._redis.register_script(_FLUSH)
         self._max_frames = max_frames
         self._lease_ms = max(int(reader_lease * 1000), 1)
@@ -310,4 +311,3 @@ class RedisAnswerLog:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        await self._redis.aclose()
