@@ -222,29 +222,40 @@ class RedisAnswerLog:
         )
 
     async def tail(self, answer_id: str, after: int) -> AsyncIterator[bytes]:
-        """Read the answer's entries after `after` on a connection of its own, renewing the reader lease."""
+        """Read the answer's entries after `after` on a connection of its own, renewing the reader lease.
+
+        It reads from frame `after` itself (if still kept): the client has it already, but when it is
+        the `[DONE]` the answer is over, even if the lookup ran before this worker's copy caught up.
+        """
         log, meta, reader = _keys(answer_id)
         client = connect(self.url, blocking=True)
         renew_every = self._lease_ms / 3000
         renewed = -renew_every
         block = min(BLOCK_MS, self._lease_ms // 3 or 1)
+        cursor = max(after - 1, 0)
         try:
             while True:
                 if time.monotonic() - renewed >= renew_every:
                     await client.set(reader, 1, px=self._lease_ms)
                     renewed = time.monotonic()
-                reply = await client.xread({log: f"0-{after}"}, count=512, block=block)
+                reply = await client.xread({log: f"0-{cursor}"}, count=512, block=block)
                 if not reply:
                     if not await client.exists(meta):
                         raise StreamError(ANSWER_LOST, type="answer_lost")
                     continue
                 frames = []
                 for entry_id, fields in reply[0][1]:
-                    number = _number(entry_id)
+                    cursor = number = _number(entry_id)
+                    if number == after and after:  # the client's last frame, read again
+                        if sse.ends_answer(fields[b"f"]):
+                            return
+                        continue
                     if number != after + 1:
                         raise StreamError(FRAMES_LOST, type="answer_gap")
                     after = number
                     frames.append(fields[b"f"])
+                if not frames:
+                    continue
                 yield b"".join(frames)
                 if sse.ends_answer(frames[-1]):
                     return
