@@ -1,0 +1,111 @@
+"""A resumable chat client over real HTTP, as the page will speak the protocol (`hybrid.answers.hub`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import signed
+from tests.sse_client import Message, answer, parse
+
+RESUMABLE = {"Hybrid-Resumable": "1"}
+QUESTION = {"messages": [{"role": "user", "content": "resume me"}]}
+
+
+class AnswerStream:
+    """One `POST /api/stream` asking for a resumable answer, read as far as a test wants."""
+
+    def __init__(self, base_url: str, body: dict[str, Any] | None = None) -> None:
+        self._client = httpx.Client(base_url=base_url, timeout=30)
+        self._context = self._client.stream(
+            "POST", "/api/stream", json=body or signed(QUESTION), headers=RESUMABLE
+        )
+        self.response = self._context.__enter__()
+        self._chunks = self.response.iter_raw()
+        self.raw = b""
+
+    @property
+    def messages(self) -> list[Message]:
+        return parse(self.raw.decode(errors="ignore"))
+
+    def read_until(self, done: Callable[[list[Message]], bool]) -> AnswerStream:
+        for chunk in self._chunks:
+            self.raw += chunk
+            if done(self.messages):
+                break
+        return self
+
+    def read_to_end(self) -> AnswerStream:
+        """Read until the server closes the stream."""
+        return self.read_until(lambda messages: False)
+
+    def read_events(self, count: int) -> AnswerStream:
+        """Read until the answer event and `count` events after it arrived."""
+        return self.read_until(lambda messages: len(messages) > count)
+
+    @property
+    def head(self) -> dict[str, str]:
+        first = self.messages[0]
+        assert first.event == "answer", first
+        return json.loads(first.data)
+
+    @property
+    def last_id(self) -> int:
+        numbered = [m for m in self.messages if m.id]
+        return int(numbered[-1].id) if numbered else 0
+
+    @property
+    def client_port(self) -> int:
+        return self.response.extensions["network_stream"].get_extra_info("client_addr")[1]
+
+    def drop(self) -> None:
+        """Close the connection without a Stop, as a reload or a network change does."""
+        self._context.__exit__(None, None, None)
+        self._client.close()
+
+
+def resume(base_url: str, head: dict[str, str], last_id: int, **headers: str) -> httpx.Response:
+    """`GET` the answer's URL from `last_id` on, read to its end."""
+    sent = {"Hybrid-Resume-Token": head["token"], "Last-Event-ID": str(last_id), **headers}
+    return httpx.get(base_url + head["url"], headers=sent, timeout=30)
+
+
+def text_of(messages: list[Message]) -> tuple[str, bool]:
+    """What `SSE(concat=True)` shows of `messages`: the text, and whether `[DONE]` came."""
+    return answer("".join(f"event: {m.event}\ndata: {m.data}\n\n" for m in messages))
+
+
+def worker_serving(server_pid: int, client_port: int) -> int:
+    """The child process of `server_pid` holding the server side of the connection from `client_port`."""
+    inodes: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[2].rsplit(":", 1)[1], 16) == client_port:  # its remote end is our client
+                inodes[fields[9]] = 0
+    for child in _children(server_pid):
+        for fd in Path(f"/proc/{child}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return child
+    raise AssertionError(f"no worker of {server_pid} holds the connection from port {client_port}")
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
