@@ -106,8 +106,10 @@ def failure(type: str, reason: str) -> bytes:
     return event("error", {"type": type, "message": reason}) + MessageEncoder().message(notice(reason)) + DONE
 
 
-RECONNECT = event("reconnect", {"reason": "the server is restarting"})
-"""Ends a resumable stream whose server shuts down while the answer goes on: resume it elsewhere."""
+RECONNECT_MS = 500
+RECONNECT = f"retry: {RECONNECT_MS}\n".encode() + event("reconnect", {"reason": "the server is restarting"})
+"""Ends a resumable stream whose server shuts down while the answer goes on: resume it elsewhere, after
+the `retry:` milliseconds (by then the stopping server no longer accepts connections)."""
 
 
 def numbered(chunk: bytes, seq: int) -> list[bytes]:

@@ -21,10 +21,14 @@ class RedisProcess:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_of(0)
 
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, socket_timeout=5)
+    def url_of(self, db: int) -> str:
+        """The URL of database `db`: a test that counts keys or clients uses one of its own."""
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis.from_url(self.url_of(db), socket_timeout=5)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import signed
-from tests.sse_client import Message, answer, parse
+from tests.conftest import run_async, signed
+from tests.sse_client import Message, parse
 
 RESUMABLE = {"Hybrid-Resumable": "1"}
 QUESTION = {"messages": [{"role": "user", "content": "resume me"}]}
@@ -69,15 +70,40 @@ class AnswerStream:
         self._client.close()
 
 
-def resume(base_url: str, head: dict[str, str], last_id: int, **headers: str) -> httpx.Response:
-    """`GET` the answer's URL from `last_id` on, read to its end."""
-    sent = {"Hybrid-Resume-Token": head["token"], "Last-Event-ID": str(last_id), **headers}
-    return httpx.get(base_url + head["url"], headers=sent, timeout=30)
+def demo_answer() -> str:
+    """The demo model's answer to `QUESTION`: the text a resumed answer must show, exactly."""
+    from hybrid.providers import ChatRequest, Message
+    from hybrid.providers.demo import DemoProvider
+
+    async def collect() -> str:
+        request = ChatRequest(messages=[Message("user", QUESTION["messages"][0]["content"])], model="demo")
+        return "".join([delta async for delta in DemoProvider(ttft=0, token_delay=0).reply(request)])
+
+    return run_async(collect())
+
+
+def resume(base_url: str, head: dict[str, str], last_id: int, *, retries: int = 3) -> httpx.Response:
+    """`GET` the answer's URL from `last_id` on, read to its end; a 503 is retried after its Retry-After
+    (a worker that is stopping refuses, and the next try lands on another)."""
+    sent = {"Hybrid-Resume-Token": head["token"], "Last-Event-ID": str(last_id)}
+    response = httpx.get(base_url + head["url"], headers=sent, timeout=30)
+    for _ in range(retries):
+        if response.status_code != 503:
+            break
+        time.sleep(float(response.headers.get("retry-after", "1")))
+        response = httpx.get(base_url + head["url"], headers=sent, timeout=30)
+    return response
 
 
 def text_of(messages: list[Message]) -> tuple[str, bool]:
     """What `SSE(concat=True)` shows of `messages`: the text, and whether `[DONE]` came."""
-    return answer("".join(f"event: {m.event}\ndata: {m.data}\n\n" for m in messages))
+    text = []
+    for message in messages:
+        if message.event == "message":
+            if message.data == "[DONE]":
+                return "".join(text), True
+            text.append(message.data)
+    return "".join(text), False
 
 
 def worker_serving(server_pid: int, client_port: int) -> int:

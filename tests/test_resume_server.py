@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT, Server, signed
 from tests.redis_fixture import RedisProcess, start_redis
-from tests.resume_client import QUESTION, AnswerStream, resume, text_of, worker_serving
+from tests.resume_client import QUESTION, AnswerStream, demo_answer, resume, text_of, worker_serving
 from tests.simulator_fixture import SimulatorProcess
 from tests.sse_client import parse
 
@@ -25,17 +25,16 @@ TWO_WORKERS = [sys.executable, "-m", "hybrid", "--workers", "2"]
 
 
 @pytest.fixture(scope="module")
-def whole_answer(server: Server) -> str:
-    """The demo's answer to `QUESTION`, streamed without interruption (the text a resume must give)."""
-    text, done = text_of(AnswerStream(server.url).read_to_end().messages)
-    assert done
-    return text
+def whole_answer() -> str:
+    return demo_answer()
 
 
-def resumed_text(stream: AnswerStream, response: httpx.Response) -> tuple[str, bool]:
-    """What the client shows: the text it got before the drop, then the resumed rest."""
+def resumed_text(
+    stream: AnswerStream, response: httpx.Response, after: int | None = None
+) -> tuple[str, bool]:
+    """What the client shows: the text it got before the drop (up to event `after`), then the rest."""
     assert response.status_code == 200, response.text
-    kept = [m for m in stream.messages[1:] if m.event != "reconnect"]
+    kept = [m for m in stream.messages[1:] if m.id and (after is None or int(m.id) <= after)]
     return text_of(kept + parse(response.text))
 
 
@@ -81,18 +80,17 @@ def test_stop_closes_the_upstream_request_within_100_ms(
     simulated: Server, simulator: SimulatorProcess
 ) -> None:
     stream = simulated_answer(simulated)
-    head = stream.head
-    stopped_at = time.time()
-    stop = httpx.delete(
-        simulated.url + head["url"], headers={"Hybrid-Resume-Token": head["token"]}, timeout=5
-    )
-    assert stop.status_code == 204
-    record = simulator.closed(simulated.model)  # type: ignore[attr-defined]
-    stream.drop()
-    assert record["outcome"] == "client_closed"
-    assert record["closed"] - stopped_at < 0.1
-    wrong = httpx.delete(simulated.url + head["url"], headers={"Hybrid-Resume-Token": "nope"}, timeout=5)
-    assert (wrong.status_code, wrong.json()["error"]["type"]) == (403, "invalid_resume_token")
+    head, token = stream.head, {"Hybrid-Resume-Token": stream.head["token"]}
+    with httpx.Client(base_url=simulated.url, timeout=5) as page:  # the page's kept-alive connection
+        page.get("/healthz")
+        stopped_at = time.time()
+        assert page.delete(head["url"], headers=token).status_code == 204
+        record = simulator.closed(simulated.model)  # type: ignore[attr-defined]
+        stream.drop()
+        assert record["outcome"] == "client_closed"
+        assert record["closed"] - stopped_at < 0.1
+        wrong = page.delete(head["url"], headers={"Hybrid-Resume-Token": "nope"})
+        assert (wrong.status_code, wrong.json()["error"]["type"]) == (403, "invalid_resume_token")
 
 
 def metric(server: Server, name: str) -> float:
@@ -148,11 +146,13 @@ def test_a_resume_is_served_by_the_other_worker_through_redis(
     server = serve(command=TWO_WORKERS, env=shared(redis_server))
     stream = AnswerStream(server.url).read_events(15)
     generating = worker_serving(server.process.pid, stream.client_port)
+    time.sleep(0.05)  # the generating worker writes to Redis every 10 ms
     os.kill(generating, signal.SIGSTOP)  # it cannot accept: the resume lands on the other worker
+    after = stream.last_id - 3  # so that there is something to replay while it is frozen
     try:
         stream.drop()
         with httpx.Client(timeout=30) as client:
-            sent = {"Hybrid-Resume-Token": stream.head["token"], "Last-Event-ID": str(stream.last_id)}
+            sent = {"Hybrid-Resume-Token": stream.head["token"], "Last-Event-ID": str(after)}
             with client.stream("GET", server.url + stream.head["url"], headers=sent) as response:
                 chunks = response.iter_raw()
                 first = next(chunks)  # replayed from Redis while the generating worker is frozen
@@ -160,7 +160,7 @@ def test_a_resume_is_served_by_the_other_worker_through_redis(
                 body = (first + b"".join(chunks)).decode()
     finally:
         os.kill(generating, signal.SIGCONT)
-    assert resumed_text(stream, httpx.Response(200, text=body)) == (whole_answer, True)
+    assert resumed_text(stream, httpx.Response(200, text=body), after) == (whole_answer, True)
     assert metric(server, 'hybrid_resumes_total{outcome="shared"}') == 1
 
 
@@ -172,7 +172,9 @@ def test_sigterm_to_the_generating_worker_mid_answer_and_the_answer_completes_th
     os.kill(worker_serving(server.process.pid, stream.client_port), signal.SIGTERM)
     stream.read_to_end()
     assert stream.messages[-1].event == "reconnect"  # the server said so, and closed the stream
+    assert b"retry: 500\n" in stream.raw
     stream.drop()
+    time.sleep(0.5)  # as the `retry:` field asks
     response = resume(server.url, stream.head, stream.last_id)
     assert resumed_text(stream, response) == (whole_answer, True)
 
@@ -189,14 +191,14 @@ def test_redis_lost_mid_answer_the_live_reader_completes_and_a_resume_gets_a_cle
         assert text_of(stream.messages) == (whole_answer, True)  # the live reader never noticed
         other = AnswerStream(server.url).read_events(5)  # a new answer is served, resumable here only
         other.drop()
-        lookup = resume(server.url, {"url": "/api/stream/not-here", "token": "t"}, 0)
+        lookup = resume(server.url, {"url": "/api/stream/not-here", "token": "t"}, 0, retries=0)
         assert (lookup.status_code, lookup.json()["error"]["type"]) == (503, "answer_store_unavailable")
         assert resumed_text(other, resume(server.url, other.head, other.last_id))[1]
     finally:
         redis.stop()
 
 
-def test_tickets_are_once_only_and_client_limits_hold_across_two_workers(
+def test_tickets_limits_and_stop_hold_across_two_workers(
     serve: Callable[..., Server], redis_server: RedisProcess
 ) -> None:
     server = serve(command=TWO_WORKERS, env=shared(redis_server, HYBRID_CLIENT_STREAMS="2"))
@@ -212,6 +214,14 @@ def test_tickets_are_once_only_and_client_limits_hold_across_two_workers(
         assert (third.status_code, third.json()["error"]["type"]) == (429, "too_many_streams")
         assert worker_serving(server.process.pid, second.client_port) != generating
         second.drop()
+        # A Stop that reaches the other worker travels to the generating one through Redis.
+        stop = httpx.delete(
+            server.url + first.head["url"], headers={"Hybrid-Resume-Token": first.head["token"]}
+        )
+        assert stop.status_code == 204
     finally:
         os.kill(generating, signal.SIGCONT)
-        first.drop()
+    first.read_to_end()
+    assert [m.event for m in first.messages[-2:]] == ["stopped", "message"]
+    assert text_of(first.messages)[1]  # [DONE]
+    first.drop()

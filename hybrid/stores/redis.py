@@ -13,6 +13,8 @@ KEY_PREFIX = "hybrid:"
 """Every key hybrid writes starts with this; give each app a database of its own (`redis://host/N`)."""
 CONNECT_TIMEOUT = 2.0
 COMMAND_TIMEOUT = 5.0
+POOL_CONNECTIONS = 16
+"""Connections of an app's pool: its commands are short, so a burst waits for one rather than opening more."""
 
 
 class RedisUnavailable(RuntimeError):
@@ -47,17 +49,24 @@ def check_reachable(url: str, *, timeout: float = CONNECT_TIMEOUT) -> None:
 
 
 def connect(url: str, *, blocking: bool = False) -> redis.asyncio.Redis:
-    """An asyncio client of the Redis at `url`, with a pool of connections made as they are needed.
+    """An asyncio client of the Redis at `url`, with a pool of at most `POOL_CONNECTIONS` connections.
 
+    Connections are named (`CLIENT LIST`): `hybrid` for the pool's, `hybrid-tail` for a blocking one.
     `blocking`: one connection of its own, for commands that block (`XREAD BLOCK`, for less than
     `COMMAND_TIMEOUT`) and would hold a pooled one; close it when done. A failed command is retried once
     at once, on a fresh connection (the old one may date from before a Redis restart), then raises:
     callers decide what a failure means.
     """
-    return redis.asyncio.Redis.from_url(
-        url,
-        socket_connect_timeout=CONNECT_TIMEOUT,
-        socket_timeout=COMMAND_TIMEOUT,
-        retry=Retry(NoBackoff(), 1),
-        single_connection_client=blocking,
+    options = {
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_timeout": COMMAND_TIMEOUT,
+        "retry": Retry(NoBackoff(), 1),
+    }
+    if blocking:
+        return redis.asyncio.Redis.from_url(
+            url, single_connection_client=True, client_name="hybrid-tail", **options
+        )
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url, max_connections=POOL_CONNECTIONS, timeout=COMMAND_TIMEOUT, client_name="hybrid", **options
     )
+    return redis.asyncio.Redis(connection_pool=pool)
