@@ -9,10 +9,11 @@ Per answer, three keys (one hash tag, so one Redis Cluster slot):
   asks for it before it abandons an answer nobody reads here).
 
 Writes leave the answer's hot path: `push` only queues, and one background flush every `FLUSH_SECONDS`
-writes what all answers of the worker queued with one script call (one round trip, whatever the
-number of answers and frames). A live answer's keys expire `LIVE_TTL_MS` after the last write or
-heartbeat (each second), so the answers of a worker that died disappear soon; an ended one's are kept
-for the grace. Stops travel on one Pub/Sub channel that every worker listens to.
+writes what all answers of the worker queued with one script call: one round trip and three
+arguments, whatever the number of answers and frames (the client's cost per argument dominated
+otherwise). A live answer's keys expire `LIVE_TTL_MS` after the last write or heartbeat (each second),
+so the answers of a worker that died disappear soon; an ended one's are kept for the grace. Stops
+travel on one Pub/Sub channel that every worker listens to.
 
 When Redis fails, the answers in flight stop being mirrored (their keys then expire, and a reader in
 another worker ends with an error rather than wait or show a gap); the answer itself goes on, and its
@@ -48,40 +49,53 @@ ANSWER_LOST = "the answer is no longer available (its server stopped)"
 FRAMES_LOST = "part of the answer was lost on its way through the server's store"
 STORE_LOST = "the server lost its connection to the store of answers"
 
-# KEYS: each answer's log, meta and reader key. ARGV[1]: the log's length cap; then for each answer: how many
-# milliseconds to keep its keys (0: delete them now), the number of its first new frame, how many new
-# frames, and the frames. Answers whose meta key is gone (expired, or Redis lost its data) are skipped
-# and returned (their 1-based index), as are those whose stream refused a frame.
+# One call writes a whole flush. ARGV[1]: the logs' length cap; ARGV[2]: the key of an answer, with `%s`
+# for its id; ARGV[3]: the batch, one record per answer: a line `id keep first size`, then `size` bytes
+# of frames (each one SSE event, so each ends with the only blank line in it). `keep`: milliseconds to
+# keep the answer's keys (0: delete them now); `first`: the number of its first new frame. Answers whose
+# meta key is gone (expired, or Redis lost its data) are skipped and returned, as are those whose log
+# refused a frame. Undeclared keys: one Redis (or a Sentinel pair), not a Cluster.
 _FLUSH = """
 local gone = {}
-local arg = 2
-for i = 1, #KEYS, 3 do
-  local keep, first, count = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1]), tonumber(ARGV[arg + 2])
-  arg = arg + 3
+local batch, at = ARGV[3], 1
+while at <= #batch do
+  local line_end = string.find(batch, '\\n', at, true)
+  local id, keep, first, size = string.match(string.sub(batch, at, line_end - 1), '(%S+) (%d+) (%d+) (%d+)')
+  keep, first, size = tonumber(keep), tonumber(first), tonumber(size)
+  local frames, stop = line_end + 1, line_end + size
+  at = stop + 1
+  local base = string.format(ARGV[2], id)
+  local log, meta = base .. ':log', base .. ':meta'
   if keep == 0 then
-    redis.call('DEL', KEYS[i], KEYS[i + 1], KEYS[i + 2])
-  elseif redis.call('EXISTS', KEYS[i + 1]) == 0 then
-    gone[#gone + 1] = (i + 2) / 3
+    redis.call('DEL', log, meta, base .. ':reader')
+  elseif redis.call('EXISTS', meta) == 0 then
+    gone[#gone + 1] = id
   else
-    for j = 0, count - 1 do
-      local id = '0-' .. (first + j)
-      local added = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], id, 'f', ARGV[arg + j])
+    local number = first
+    while frames <= stop do
+      local frame_end = string.find(batch, '\\n\\n', frames, true) + 1
+      local added = redis.pcall('XADD', log, 'MAXLEN', '~', ARGV[1], '0-' .. number, 'f',
+                                string.sub(batch, frames, frame_end))
       if type(added) == 'table' and added.err then
-        gone[#gone + 1] = (i + 2) / 3
+        gone[#gone + 1] = id
         break
       end
+      number, frames = number + 1, frame_end + 1
     end
-    redis.call('PEXPIRE', KEYS[i], keep)
-    redis.call('PEXPIRE', KEYS[i + 1], keep)
+    redis.call('PEXPIRE', log, keep)
+    redis.call('PEXPIRE', meta, keep)
   end
-  arg = arg + count
 end
 return gone
 """
 
 
+_KEY = KEY_PREFIX + "answer:{%s}"
+"""An answer's keys start with this (its id in the hash tag: one Cluster slot per answer)."""
+
+
 def _keys(answer_id: str) -> tuple[str, str, str]:
-    base = f"{KEY_PREFIX}answer:{{{answer_id}}}"
+    base = _KEY % answer_id
     return base + ":log", base + ":meta", base + ":reader"
 
 
@@ -174,14 +188,16 @@ class RedisAnswerLog:
         if self._heartbeat_due:
             self._heartbeat_due = False
             ids.extend(self._live - batch.keys())
-        keys: list[str] = []
-        args: list[int | bytes] = [self._max_frames]
+        records: list[bytes] = []
         for answer_id in ids:
             first, frames = batch.get(answer_id, (0, []))
-            keys += _keys(answer_id)
-            args += (keep.get(answer_id, LIVE_TTL_MS), first, len(frames), *frames)
+            size = sum(map(len, frames))
+            records.append(
+                b"%s %d %d %d\n" % (answer_id.encode(), keep.get(answer_id, LIVE_TTL_MS), first, size)
+            )
+            records.extend(frames)
         try:
-            gone = await self._script(keys=keys, args=args) if keys else []
+            gone = await self._script(args=[self._max_frames, _KEY, b"".join(records)]) if ids else []
         except redis.RedisError as exc:
             self._on_error("write")
             lost = [answer_id for answer_id in ids if answer_id in self._live]
@@ -191,8 +207,8 @@ class RedisAnswerLog:
                     "the answer store failed (%s): %d answers resume in their worker only", exc, len(lost)
                 )
         else:
-            for index in gone:
-                self._live.discard(ids[index - 1])
+            for answer_id in gone:
+                self._live.discard(answer_id.decode())
             if gone:
                 logger.warning(
                     "%d answers vanished from the answer store: they resume in their worker only", len(gone)
