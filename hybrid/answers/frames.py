@@ -18,13 +18,13 @@ class Frames:
     blocks, so an append costs O(1) amortised and a reader's position is one subtraction.
     """
 
-    __slots__ = ("_changed", "_first", "_frames", "_limit", "bytes", "ended")
+    __slots__ = ("_first", "_frames", "_limit", "_waiters", "bytes", "ended")
 
     def __init__(self, limit: int) -> None:
         self._frames: list[bytes] = []
         self._first = 1  # the number of `_frames[0]`
         self._limit = limit
-        self._changed = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []  # readers waiting for the next append
         self.bytes = 0
         """The size of the frames held now."""
         self.ended = False
@@ -42,19 +42,20 @@ class Frames:
 
     def append(self, chunk: bytes) -> list[bytes]:
         """Number the SSE events of `chunk` as the next frames, keep them and wake the readers."""
-        frames = sse.numbered(chunk, self._first + len(self._frames))
         held = self._frames
+        frames = sse.numbered(chunk, self._first + len(held))
         held.extend(frames)
-        for frame in frames:
-            self.bytes += len(frame)
+        self.bytes += sum(map(len, frames))
         if len(held) >= 2 * self._limit:
             dropped = len(held) - self._limit
             self.bytes -= sum(map(len, held[:dropped]))
             del held[:dropped]
             self._first += dropped
-        changed = self._changed
-        changed.set()
-        changed.clear()
+        if self._waiters:  # once per token: plain futures, cheaper than an asyncio.Event
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():  # a reader that left meanwhile cancelled its own
+                    waiter.set_result(None)
         return frames
 
     def end(self, chunk: bytes) -> list[bytes]:
@@ -70,4 +71,6 @@ class Frames:
 
     async def changed(self) -> None:
         """Wait for the next append."""
-        await self._changed.wait()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
