@@ -20,6 +20,7 @@ from hybrid.answers import Answers
 from hybrid.stores.answer_log import RedisAnswerLog
 from hybrid.stores.redis import connect
 from tests.conftest import run_async
+from tests.resume_client import text_of
 from tests.sse_client import Message, answer, parse
 
 SCOPE: dict[str, Any] = {"type": "http", "method": "POST", "path": "/api/stream", "headers": []}
@@ -324,3 +325,31 @@ def test_shutdown_with_redis_tells_readers_to_reconnect_and_the_answer_completes
         "".join(f"{n} " for n in range(30)),
         True,
     )
+
+
+def test_an_ended_answer_is_kept_for_the_grace_after_its_last_reader_left() -> None:
+    async def scenario() -> tuple[list[Message], CutClient | None]:
+        answers = hub(grace=0.3)
+        items = [f"{n} " for n in range(30)]
+        live = CutClient(cut=200)
+        await read(await start(answers, items_of(items, 0)), live)
+        await asyncio.sleep(0.2)  # the answer ended meanwhile
+        head, seen = head_of(live), live.messages[1:]
+        lagging = await answers.resume(
+            head["id"],
+            head["token"],
+            int(seen[-1].id),
+            user=None,
+            release=lambda: None,
+            keepalive_seconds=15,
+            send_timeout=5,
+        )
+        assert lagging is not None
+        cut_again = await read(lagging, CutClient(cut=100))
+        seen += cut_again.messages
+        await asyncio.sleep(0.2)  # 0.4 s after the end, 0.2 s after its reader left
+        return seen, await resume(answers, head, int(seen[-1].id))
+
+    seen, rest = run(scenario())
+    assert rest is not None, "the answer was forgotten while its reader was still catching up"
+    assert text_of(seen + rest.messages) == ("".join(f"{n} " for n in range(30)), True)

@@ -191,7 +191,7 @@ def test_redis_lost_mid_answer_the_live_reader_completes_and_a_resume_gets_a_cle
         assert text_of(stream.messages) == (whole_answer, True)  # the live reader never noticed
         other = AnswerStream(server.url).read_events(5)  # a new answer is served, resumable here only
         other.drop()
-        lookup = resume(server.url, {"url": "/api/stream/not-here", "token": "t"}, 0, retries=0)
+        lookup = resume(server.url, {"url": "/api/stream/" + "A" * 22, "token": "t"}, 0, retries=0)
         assert (lookup.status_code, lookup.json()["error"]["type"]) == (503, "answer_store_unavailable")
         assert resumed_text(other, resume(server.url, other.head, other.last_id))[1]
     finally:

@@ -56,6 +56,7 @@ class Answer:
         release: Release,
         log: AnswerLog | None,
         on_end: Callable[[Answer, StopReason | None], None],
+        on_idle: Callable[[Answer], None],
     ) -> None:
         self.id = answer_id
         self.digest = digest
@@ -67,6 +68,7 @@ class Answer:
         self._release = release
         self._log = log  # shared with other workers, when there is one
         self._on_end = on_end
+        self._on_idle = on_idle  # the last reader of an ended answer left: the retention starts again
         self._loop = asyncio.get_running_loop()
         self._task: asyncio.Task[None] | None = None
         self._reason: StopReason | None = None
@@ -181,9 +183,14 @@ class Answer:
             self._grace_timer = None
 
     def detach(self) -> None:
-        """A reader in this process left; with none left, the grace starts."""
+        """A reader in this process left; with none left, the grace starts (to generate on, or to be
+        kept for resumes once ended)."""
         self.readers -= 1
-        if not self.readers and not self.frames.ended:
+        if self.readers:
+            return
+        if self.frames.ended:
+            self._on_idle(self)
+        else:
             self._arm_grace(self.grace)
 
     def _arm_grace(self, seconds: float) -> None:

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator
 
@@ -41,6 +42,8 @@ from hybrid.supervisor import EndStream, StreamSupervisor
 
 logger = logging.getLogger("hybrid.answers")
 
+ANSWER_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+"""What `secrets.token_urlsafe(16)` makes: anything else names no answer (and never reaches Redis)."""
 ANSWER_PATH = "/api/stream/{answer_id}"
 """Where an answer is resumed (GET) and stopped (DELETE), relative to where the app is mounted."""
 TOKEN_HEADER = "hybrid-resume-token"
@@ -112,6 +115,7 @@ class Answers:
             release=release,
             log=log,
             on_end=self._ended,
+            on_idle=self._keep,
         )
         self._answers[answer_id] = answer
         if self.instruments:
@@ -157,6 +161,8 @@ class Answers:
         """
         if not token:
             raise ApiError(401, "missing_resume_token", "send the answer's token in Hybrid-Resume-Token")
+        if not ANSWER_ID.fullmatch(answer_id):
+            return None
         digest = _digest(token, user)
         answer = self._answers.get(answer_id)
         if answer is not None:
@@ -189,6 +195,8 @@ class Answers:
         """The client's Stop: end the answer now, in whichever worker generates it."""
         if not token:
             raise ApiError(401, "missing_resume_token", "send the answer's token in Hybrid-Resume-Token")
+        if not ANSWER_ID.fullmatch(answer_id):
+            return
         digest = _digest(token, user)
         answer = self._answers.get(answer_id)
         if answer is not None:
@@ -232,7 +240,7 @@ class Answers:
         )
 
     def _ended(self, answer: Answer, reason: StopReason | None) -> None:
-        """Keep an ended answer `grace` seconds for resumes; forget an abandoned one now."""
+        """Keep an ended answer for resumes; forget an abandoned one now."""
         if self.instruments:
             self.instruments.buffer_bytes.observe(answer.frames.bytes)
             if reason is not None:
@@ -245,8 +253,21 @@ class Answers:
             return
         if log is not None:
             log.finish(answer.id, keep=self.grace)
+        self._keep(answer)
+
+    def _keep(self, answer: Answer) -> None:
+        """Keep an ended answer `grace` seconds from now: after its end, or after its last reader left
+        (a reader that lags far behind may be cut again, and must find the rest)."""
+        pending = self._forget.pop(answer.id, None)
+        if pending is not None:
+            pending.cancel()
         loop = asyncio.get_running_loop()
-        self._forget[answer.id] = loop.call_later(self.grace, self._forget_now, answer.id)
+        self._forget[answer.id] = loop.call_later(self.grace, self._forget_if_idle, answer)
+
+    def _forget_if_idle(self, answer: Answer) -> None:
+        self._forget.pop(answer.id, None)
+        if not answer.readers:  # else its last reader's leaving keeps it again
+            self._forget_now(answer.id)
 
     def _forget_now(self, answer_id: str) -> None:
         self._forget.pop(answer_id, None)

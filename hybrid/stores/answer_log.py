@@ -89,6 +89,19 @@ end
 return gone
 """
 
+# KEYS: an answer's log, meta and reader key; ARGV[1]: the lease in milliseconds. A reader in another
+# worker renews its lease; once the answer has ended (its newest entry is the `[DONE]` frame), it keeps
+# the answer too, so that a reader far behind finds the rest after a cut. While the answer generates,
+# only its worker keeps it alive: the keys of a worker that died still expire.
+_RENEW = """
+redis.call('SET', KEYS[3], 1, 'PX', ARGV[1])
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if newest and string.match(newest[2][2], '^id: %d+\\ndata: %[DONE%]\\n\\n$') then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1], 'GT')
+  redis.call('PEXPIRE', KEYS[2], ARGV[1], 'GT')
+end
+"""
+
 
 _KEY = KEY_PREFIX + "answer:{%s}"
 """An answer's keys start with this (its id in the hash tag: one Cluster slot per answer)."""
@@ -121,6 +134,7 @@ class RedisAnswerLog:
         self.url = url  # for the connection of each `tail`: the pool's are not held by blocking reads
         self._redis = client
         self._script = self._redis.register_script(_FLUSH)
+        self._renew = self._redis.register_script(_RENEW)
         self._max_frames = max_frames
         self._lease_ms = max(int(reader_lease * 1000), 1)
         self._on_error = on_error
@@ -252,7 +266,7 @@ class RedisAnswerLog:
         try:
             while True:
                 if time.monotonic() - renewed >= renew_every:
-                    await client.set(reader, 1, px=self._lease_ms)
+                    await self._renew(keys=[log, meta, reader], args=[self._lease_ms], client=client)
                     renewed = time.monotonic()
                 reply = await client.xread({log: f"0-{cursor}"}, count=512, block=block)
                 if not reply:
