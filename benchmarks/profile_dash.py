@@ -4,11 +4,19 @@
 
 Each contender serves S6's load of one kind (16 keep-alive clients back to back) while py-spy samples
 the thread holding the GIL (`--gil`, so waiting threads do not count). Every sample is put in one layer
-by its stack: `app` (Flask and Dash handling the request: inside `Flask.wsgi_app`), `bridge` (a2wsgi
-outside the app: handing the request to a thread and the answer back), `server` (uvicorn, Starlette,
-hybrid's middleware, gunicorn), `other`. The /proc CPU per request, split by those shares, gives
-microseconds per request per layer. The innermost functions that cost most are listed per layer.
-Results: `benchmarks/results/profile-dash.json`. Loopback only; bounded in seconds.
+by its stack, first rule first:
+
+- `bridge`: a2wsgi's frames (building the environ, reading the body and sending for the app, moving
+  work between the event loop and its threads), the event loop completing their futures, and any stack
+  whose innermost frame is thread hand-off (`threading`, `queue`, `concurrent.futures`: for gthread,
+  gunicorn's thread pool);
+- `app`: Flask and Dash handling the request (inside `Flask.wsgi_app`);
+- `server`: uvicorn, Starlette, hybrid's middleware, gunicorn (for gthread also its environ and parser);
+- `other`.
+
+The /proc CPU per request, split by those shares, gives microseconds per request per layer; the stacks
+that cost most are listed per layer (their two innermost frames). Results:
+`benchmarks/results/profile-dash.json`. Loopback only; bounded in seconds.
 """
 
 from __future__ import annotations
@@ -28,17 +36,23 @@ from benchmarks.contenders import CONTENDERS, LOADGEN_CPU, Server
 from benchmarks.run import RESULTS
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
-LAYERS = ("app", "bridge", "server", "other")
-_SERVER_PACKAGES = ("uvicorn/", "starlette/", "hybrid/", "gunicorn/", "asyncio/", "httptools", "uvloop")
+LAYERS = ("bridge", "app", "server", "other")
+_BRIDGE = ("a2wsgi/", "_chain_future", "run_coroutine_threadsafe")
+_HANDOFF = ("(threading.py", "(queue.py", "(concurrent/futures/")
+_SERVER = ("uvicorn/", "starlette/", "hybrid/", "gunicorn/", "asyncio/")
 
 
 def layer(frames: list[str]) -> str:
-    """The layer a sample (frames outermost first, `function (file:line)`) belongs to."""
-    if any(f.startswith("wsgi_app (flask/") for f in frames):
-        return "app"
-    if any("a2wsgi/" in f for f in frames):
+    """The layer of a sample: its frames outermost first, each `Class.function (package/file.py:line)`."""
+    app = next((i for i, frame in enumerate(frames) if "wsgi_app (flask/" in frame), None)
+    inner = frames if app is None else frames[app + 1 :]  # above the app, a2wsgi only calls it
+    if any(mark in frame for frame in inner for mark in _BRIDGE):
         return "bridge"
-    if any(package in f for f in frames for package in _SERVER_PACKAGES):
+    if app is not None:
+        return "app"
+    if frames and any(mark in frames[-1] for mark in _HANDOFF):
+        return "bridge"
+    if any(mark in frame for frame in frames for mark in _SERVER):
         return "server"
     return "other"
 
@@ -48,8 +62,8 @@ def read_samples(path: Path) -> list[tuple[list[str], int]]:
     samples = []
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
-            samples.append((stack.split(";"), int(count)))
+        if stack and count.isdigit():  # the first frame names the process (`--subprocesses`)
+            samples.append(([f for f in stack.split(";") if not f.startswith("process ")], int(count)))
     return samples
 
 
@@ -60,7 +74,7 @@ def summarize(samples: list[tuple[list[str], int]], cpu_us_per_request: float) -
     for frames, count in samples:
         name = layer(frames)
         by_layer[name] += count
-        hottest[name][frames[-1]] += count
+        hottest[name][" < ".join(reversed(frames[-2:]))] += count
     return {
         "samples": total,
         "share": {name: by_layer[name] / total for name in LAYERS},
