@@ -291,7 +291,9 @@ def markdown(doc: dict[str, Any]) -> str:
             )
     parts += [
         "",
-        "Raw counts behind every figure (completed/expected, summed over rounds):",
+        "Raw counts behind every figure (completed/expected, summed over rounds; `noise`: the largest share "
+        "of a run's time that the server core spent on processes not of this run, when over "
+        f"{NOISE:.0%}: the figure is less trustworthy):",
         "",
         counts_table(doc),
     ]
@@ -342,7 +344,10 @@ def _panel(ax: Any, doc: dict[str, Any], scenario: str, metric: str, heading: st
     ax.barh(labels, medians, xerr=[[b.low for b in shown], [b.high for b in shown]], color=colors)
     for index, bar in enumerate(shown):
         if bar.failed:
-            ax.text(0, index, f" {bar.failed}", va="center", color="tab:red", fontweight="bold", fontsize=8)
+            ax.text(  # x in axes fractions: a log axis has no 0
+                0.02, index, bar.failed, transform=ax.get_yaxis_transform(), va="center", color="tab:red",
+                fontweight="bold", fontsize=8,
+            )  # fmt: skip
     ax.invert_yaxis()
     ax.tick_params(axis="y", labelsize=7)
     ax.set_title(f"{heading} ({'higher' if higher else 'lower'} is better)", fontsize=10)
