@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks.accounting import Tally, judged
 from benchmarks.contenders import Server
+from benchmarks.scenarios import Sizes
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 DOWNLINK_MBIT, UPLINK_MBIT, RTT_MS = 10.0, 5.0, 40.0
@@ -150,7 +151,7 @@ def _visit(browser: Any, url: str) -> tuple[Metrics, list[str], list[dict[str, A
         context.close()
 
 
-def s10_page_load(server: Server, sizes: Any) -> Metrics:
+def s10_page_load(server: Server, sizes: Sizes) -> Metrics:
     """`sizes.s10_visits` first visits of the chat page: medians, every visit's figures and counts."""
     from playwright.sync_api import Error, sync_playwright
 
