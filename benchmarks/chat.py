@@ -48,12 +48,11 @@ def requests(path: str, count: int, secret_key: str | None) -> list[bytes]:
     if secret_key is None:
         body = json.dumps(CONVERSATION).encode()
         return [loadgen.http_request("POST", path, body, close=True)] * count
-    from hybrid.tickets import TicketSigner
+    from hybrid.testing import chat_ticket
 
-    signer = TicketSigner(secret_key)  # each ticket is accepted once: one per stream
-    return [
+    return [  # each ticket is accepted once: one per stream
         loadgen.http_request(
-            "POST", path, json.dumps({"ticket": signer.issue(CONVERSATION)}).encode(), close=True
+            "POST", path, json.dumps(chat_ticket(CONVERSATION, secret_key)).encode(), close=True
         )
         for _ in range(count)
     ]

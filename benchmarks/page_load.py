@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks.accounting import Tally, judged
 from benchmarks.contenders import Server
 from benchmarks.scenarios import Sizes
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from hybrid.testing import CHROMIUM, CHROMIUM_ARGS
 
 DOWNLINK_MBIT, UPLINK_MBIT, RTT_MS = 10.0, 5.0, 40.0
 THROTTLE = {
@@ -160,7 +160,7 @@ def s10_page_load(server: Server, sizes: Sizes) -> Metrics:
     failed: Counter[str] = Counter()
     first_requests: list[dict[str, Any]] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         try:
             for _ in range(sizes.s10_visits):
                 try:
