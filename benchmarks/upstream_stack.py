@@ -289,9 +289,10 @@ def measure(server: Server, simulator: int, streams: int, spread_s: float) -> Ru
 
 def profile(server: Server, simulator: int, streams: int, spread_s: float, out: Path) -> None:
     """Record one run with py-spy (raw, collapsed stacks) and print the functions that took the most."""
+    py_spy = str(Path(sys.executable).parent / "py-spy")
     spy = subprocess.Popen(
-        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.process.pid), "--rate", "250", "--format", "raw",
-         "--output", str(out), "--nonblocking", "--duration", "4"],
+        [py_spy, "record", "--pid", str(server.process.pid), "--rate", "200", "--gil", "--format", "raw",
+         "--output", str(out), "--duration", "4"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(0.5)
@@ -301,7 +302,9 @@ def profile(server: Server, simulator: int, streams: int, spread_s: float, out: 
 
 
 def summarize_profile(path: Path, top: int = 25) -> None:
-    """Self and inclusive sample shares per function (file:function) from py-spy's raw output."""
+    """Self and inclusive shares of the event loop's samples per function, from py-spy's raw output.
+
+    Time in C (uvloop's loop, socket syscalls) shows as the self time of `Runner.run`."""
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
@@ -309,9 +312,11 @@ def summarize_profile(path: Path, top: int = 25) -> None:
         stack, _, count = line.rpartition(" ")
         if not stack:
             continue
+        frames = [_frame(frame) for frame in stack.split(";")]
+        if not any(frame.endswith("Runner.run") for frame in frames):
+            continue  # another thread (a2wsgi's pool): the event loop is what streams
         samples = int(count)
         total += samples
-        frames = [_frame(frame) for frame in stack.split(";")]
         own[frames[-1]] += samples
         for frame in set(frames):
             inclusive[frame] += samples

@@ -30,19 +30,19 @@ class ChunkDecoder:
 
     `feed` returns the text of every complete event in the bytes it is given, joined: deltas that
     arrive together are written to the browser together, as one event. Lines end in LF or CRLF (what
-    OpenAI, Azure, vLLM and Ollama send); only `data:` fields matter to chat completions, and the
-    lines of a multi-line `data` are joined with LF as the SSE standard says.
+    OpenAI, Azure, vLLM and Ollama send; a lone CR is not a line end here); only `data:` fields matter
+    to chat completions, and the lines of a multi-line `data` are joined with LF as the SSE standard
+    says.
 
     `started` turns true with the first text passed on (from then on a retry would duplicate it);
     `done` once nothing more is to be read: at `[DONE]`, or at a `failure` (an `InStreamError` or a
     `MalformedChunk`), which the reader raises after passing on the text that came before it.
     """
 
-    __slots__ = ("_data", "_pending", "done", "failure", "finish_reason", "model", "started", "usage")
+    __slots__ = ("_pending", "done", "failure", "finish_reason", "model", "started", "usage")
 
     def __init__(self) -> None:
-        self._pending = b""
-        self._data: list[bytes] = []
+        self._pending = b""  # the start of an event whose blank line has not arrived yet
         self.started = False
         self.done = False
         self.failure: InStreamError | MalformedChunk | None = None
@@ -52,28 +52,25 @@ class ChunkDecoder:
 
     def feed(self, raw: bytes) -> str:
         """The text of the events `raw` completes, up to `[DONE]` or a failure (empty if none)."""
-        lines = (self._pending + raw).split(b"\n") if self._pending else raw.split(b"\n")
-        self._pending = lines.pop()
+        buffer = self._pending + raw if self._pending else raw
+        if b"\r" in buffer:  # a CR held back from the last read joins the LF that follows it here
+            buffer = buffer.replace(b"\r\n", b"\n")
+        blocks = buffer.split(b"\n\n")
+        self._pending = blocks.pop()
         texts: list[str] = []
-        data = self._data
-        for line in lines:
-            if line[-1:] == b"\r":
-                line = line[:-1]
-            if line:
-                if line[:5] == b"data:":
-                    data.append(line[6:] if line[5:6] == b" " else line[5:])
-                continue
-            if data:  # a blank line ends the event
-                payload = data[0] if len(data) == 1 else b"\n".join(data)
-                data.clear()
-                try:
-                    text = self._event(payload)
-                except (InStreamError, MalformedChunk) as exc:
-                    self.failure, self.done, text = exc, True, None
-                if text:
-                    texts.append(text)
-                if self.done:
-                    break
+        for block in blocks:
+            # The usual event is one `data: ` line; anything else is read line by line.
+            payload = block[6:] if block[:6] == b"data: " and b"\n" not in block else _data(block)
+            if payload is None:
+                continue  # a comment or an event with no data
+            try:
+                text = self._event(payload)
+            except (InStreamError, MalformedChunk) as exc:
+                self.failure, self.done, text = exc, True, None
+            if text:
+                texts.append(text)
+            if self.done:
+                break
         if not texts:
             return ""
         self.started = True
@@ -107,3 +104,13 @@ class ChunkDecoder:
         if self.model is None:
             self.model = chunk.get("model")
         return text
+
+
+def _data(block: bytes) -> bytes | None:
+    """The data of one event's lines (`data:` with or without its space, joined by LF), or None."""
+    lines = [
+        line[6:] if line[5:6] == b" " else line[5:] for line in block.split(b"\n") if line[:5] == b"data:"
+    ]
+    if not lines:
+        return None
+    return lines[0] if len(lines) == 1 else b"\n".join(lines)
