@@ -1,17 +1,19 @@
 """What a proxied token costs: hybrid's openai provider on each upstream HTTP stack, beside a local source.
 
     taskset -c 1 .venv/bin/python -m benchmarks.upstream_stack [--rounds 5] [--streams 200]
-        [--contenders local,httpx2,aiohttp,aiohttp-direct,flask-gevent] [--profile NAME]
+        [--contenders local,sdk-chunks,httpx2,aiohttp,aiohttp-direct,flask-gevent] [--profile NAME]
 
 Every contender streams the same 100 tokens, 20 ms apart (the first at once), to `--streams` concurrent
 `POST /api/stream` requests whose starts are spread over one second:
 
 * `local`: hybrid's chat route with an in-process provider yielding the simulator's tokens on the same
   schedule (no upstream): the reference a provider token is compared with;
-* `httpx2`, `aiohttp`, `aiohttp-direct`: hybrid's chat route with the openai provider reading
-  `python -m hybrid.simulator` through the SDK's default transport (httpx2), through the SDK's aiohttp
-  transport read by httpx2's byte iterator, and through the same transport read by aiohttp's own
-  `StreamReader` (what `hybrid.providers.openai` does);
+* `sdk-chunks`: hybrid's chat route with a provider that uses the SDK as its docs show
+  (`chat.completions.create(stream=True)`, parsed chunk objects, the default httpx2 transport);
+* `httpx2`, `aiohttp`, `aiohttp-direct`: hybrid's chat route with the openai provider (raw body,
+  `ChunkDecoder`) reading `python -m hybrid.simulator` through the SDK's default transport (httpx2),
+  through the SDK's aiohttp transport read by httpx2's byte iterator, and through the same transport
+  read by aiohttp's own `StreamReader` (what `hybrid.providers.openai` does);
 * `flask-gevent`: Flask on gunicorn's gevent worker with the sync SDK's parsed chunks (what a Flask app
   would write).
 
@@ -42,8 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 
 from benchmarks import fidelity_load, procstat
+from hybrid.providers import ChatRequest, Completion, Reply, Usage, upstream
+from hybrid.providers.openai import OpenAIProvider, sdk_options
 from hybrid.simulator import answer_tokens
 from hybrid.testing import free_port
 from hybrid.tickets import TicketSigner
@@ -64,7 +69,6 @@ STACK_ENV = "BENCH_UPSTREAM_STACK"
 def local_app() -> object:
     """hybrid's chat route with the simulator's tokens from an in-process provider, on its schedule."""
     from hybrid.app import create_app
-    from hybrid.providers import ChatRequest, Completion, Reply, Usage
     from hybrid.settings import Settings
 
     class LocalProvider:
@@ -92,27 +96,46 @@ def local_app() -> object:
 
 def provider_app() -> object:
     """hybrid's chat route with the openai provider on the upstream stack `BENCH_UPSTREAM_STACK` names."""
-    import openai
-
     from hybrid.app import create_app
-    from hybrid.providers import openai as provider_module
-    from hybrid.providers import upstream
     from hybrid.settings import Settings
 
     stack = os.environ[STACK_ENV]
     settings = Settings.from_env()
-    options = provider_module.sdk_options(connect_timeout=5, first_token_timeout=60, token_gap_timeout=30)
-    if stack == "httpx2":
+    options = sdk_options(connect_timeout=5, first_token_timeout=60, token_gap_timeout=30)
+    if stack in ("httpx2", "sdk-chunks"):  # the SDK's default transport
         options["http_client"] = openai.DefaultAsyncHttpxClient(limits=upstream.LIMITS)
-    provider_class = provider_module.OpenAIProvider
-    if stack == "aiohttp":  # the aiohttp transport, its body read through httpx2's byte iterator
-
-        class ThroughHttpx2(provider_module.OpenAIProvider):
-            body_reader = staticmethod(upstream.httpx2_reader)
-
-        provider_class = ThroughHttpx2
+    provider_class = {"sdk-chunks": SdkChunksProvider, "aiohttp": ThroughHttpx2}.get(stack, OpenAIProvider)
     client = openai.AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url, **options)
     return create_app(settings=settings, provider=provider_class(client, models=settings.model_choices))
+
+
+class ThroughHttpx2(OpenAIProvider):
+    """The provider reading the aiohttp transport's body through httpx2's byte iterator."""
+
+    body_reader = staticmethod(upstream.httpx2_reader)
+
+
+class SdkChunksProvider(OpenAIProvider):
+    """The SDK used as its docs show: `chat.completions.create(stream=True)` and its parsed chunks."""
+
+    async def _generate(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
+        stream = await self.client.chat.completions.create(
+            model=request.model,
+            messages=[{"role": m.role, "content": m.content} for m in request.messages],  # type: ignore[misc]
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        finish_reason, usage = None, None
+        async with stream:
+            async for chunk in stream:
+                if chunk.choices:
+                    choice = chunk.choices[0]
+                    if choice.delta.content:
+                        yield choice.delta.content
+                    finish_reason = choice.finish_reason or finish_reason
+                if chunk.usage:
+                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        yield Completion(model=request.model, finish_reason=finish_reason, usage=usage)
 
 
 def flask_app() -> object:
@@ -186,7 +209,7 @@ def contenders(sim_port: int) -> dict[str, Contender]:
         "local": Contender("local", (*_UVICORN, "benchmarks.upstream_stack:local_app"), hybrid),
         **{
             stack: Contender(stack, provider, {**hybrid, **upstream, STACK_ENV: stack})
-            for stack in ("httpx2", "aiohttp", "aiohttp-direct")
+            for stack in ("sdk-chunks", "httpx2", "aiohttp", "aiohttp-direct")
         },
         "flask-gevent": Contender("flask-gevent", _GUNICORN_GEVENT, upstream, completion=False),
     }
@@ -340,7 +363,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--spread", type=float, default=1.0, help="seconds over which the streams start")
-    parser.add_argument("--contenders", default="local,httpx2,aiohttp,aiohttp-direct,flask-gevent")
+    parser.add_argument("--contenders", default="local,sdk-chunks,httpx2,aiohttp,aiohttp-direct,flask-gevent")
     parser.add_argument("--profile", help="record this contender with py-spy after the rounds")
     parser.add_argument("--json", type=Path, help="write every run here")
     args = parser.parse_args()

@@ -168,8 +168,8 @@ class OpenAIProvider:
     ) -> AsyncIterator[str]:
         """One request to the provider: its answer's text as it arrives, until `[DONE]`."""
         deadlines.connecting()
-        async with self._stream(request) as response:
-            read = self.body_reader(response.http_response)
+        async with self._request(request) as response:
+            read = self.body_reader(response)
             while not decoder.done:
                 raw = await deadlines.read(read, decoder.started)
                 if not raw:
@@ -207,25 +207,35 @@ class OpenAIProvider:
         self._failed(None, type)
         return StreamError(message, type=type)
 
-    def _stream(self, request: ChatRequest) -> Any:
-        """The SDK's raw streaming response for `request` (an async context manager)."""
-        params: dict[str, Any] = {
+    @contextlib.asynccontextmanager
+    async def _request(self, request: ChatRequest) -> AsyncIterator[httpx2.Response]:
+        """The provider's HTTP response to `request`, its body unread (status errors raise here).
+
+        The SDK's documented way to send any request (`client.post`, `cast_to=httpx2.Response`) keeps
+        its auth, base URL, Azure deployment URLs and `api-version`, and its status errors, without
+        `chat.completions.create`'s type-driven copy of every parameter: 350 µs per request with one
+        message and ~140 µs more per message, on the event loop (see the README).
+        """
+        body: dict[str, Any] = {
             "model": request.model,
-            # The SDK type-checks and copies every message against its TypedDicts, ~140 µs each (3 ms for
-            # 20 messages, on the event loop); `extra_body` sends these plain str dicts as they are.
-            "messages": [],
-            "extra_body": {"messages": [{"role": m.role, "content": m.content} for m in request.messages]},
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
-            "timeout": self._answer_timeout,
         }
         if request.temperature is not None:
-            params["temperature"] = request.temperature
+            body["temperature"] = request.temperature
         if request.max_tokens is not None:
-            params["max_tokens"] = request.max_tokens
+            body["max_tokens"] = request.max_tokens
+        options: dict[str, Any] = {"timeout": self._answer_timeout}
         if request.request_id:
-            params["extra_headers"] = {"X-Request-ID": request.request_id}
-        return self.client.chat.completions.with_streaming_response.create(**params)
+            options["headers"] = {"X-Request-ID": request.request_id}
+        response = await self.client.post(
+            "/chat/completions", cast_to=httpx2.Response, body=body, options=options, stream=True
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     def _retry_wait(self, failure: Failure, attempt: int, time_left: float, answering: bool) -> float | None:
         """Seconds to wait before retrying, or None: never once text was shown, nor past the deadline."""
