@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 import hybrid
-from hybrid.chat import read_json
 from hybrid import stream_on
+from hybrid.chat import read_json
 from hybrid.providers.base import ChatRequest, Message
 from hybrid.providers.select import provider_from_settings
 

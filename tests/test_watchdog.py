@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from hybrid.providers.watchdog import Watchdog
+from tests.conftest import run_async
 
 
 def run(test: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(test())  # asyncio's own loop: its `call_at` can be counted
+    """Run `test()` on asyncio's own loop (its `call_at` can be counted), in a thread of its own."""
+    return run_async(test())  # type: ignore[arg-type]
 
 
 async def wait(watchdog: Watchdog, due_in: float, seconds: float) -> None:
@@ -129,6 +132,6 @@ def test_a_cancellation_beside_the_watchdogs_own_is_not_taken_for_it_alone() -> 
     assert run(test) is False
 
 
-def test_it_guards_only_the_task_that_made_it() -> None:
-    with pytest.raises(RuntimeError):
-        Watchdog()  # no running loop, no task
+def test_it_needs_a_task_to_guard() -> None:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool, pytest.raises(RuntimeError):
+        pool.submit(Watchdog).result()  # no running loop, no task

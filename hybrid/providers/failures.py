@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import httpx2
 import openai
 
@@ -31,7 +30,7 @@ def classify(exc: BaseException, *, model: str, provider: str, answering: bool) 
     """The `Failure` an SDK or transport exception means for the user."""
     if isinstance(exc, openai.APIStatusError):
         return _status_failure(exc, model=model, provider=provider)
-    if isinstance(exc, openai.APITimeoutError) and not _refused(exc):
+    if isinstance(exc, openai.APITimeoutError):
         if isinstance(exc.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout):
             return Failure("could not connect to the model provider in time", "provider_unreachable", True)
         return Failure("the model provider did not respond in time", "provider_timeout", True)
@@ -45,13 +44,6 @@ def classify(exc: BaseException, *, model: str, provider: str, answering: bool) 
     if answering:
         return Failure("the connection to the model provider broke mid-answer", "provider_cut")
     return Failure("the connection to the model provider broke", "provider_cut", True)
-
-
-def _refused(exc: openai.APITimeoutError) -> bool:
-    """Whether a "timeout" was a refused or failed connection: the SDK's aiohttp transport maps every
-    aiohttp connection error, timed out or not, to `httpx2.ConnectTimeout`."""
-    root = exc.__cause__.__cause__ if exc.__cause__ is not None else None
-    return isinstance(root, aiohttp.ClientError) and not isinstance(root, TimeoutError)
 
 
 def _status_failure(exc: openai.APIStatusError, *, model: str, provider: str) -> Failure:

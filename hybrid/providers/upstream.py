@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import httpx2
 import openai
+from openai._vendor.httpx_aiohttp import AiohttpTransport as VendoredAiohttpTransport
 
 BodyRead = Callable[[], Awaitable[bytes]]
 """Reads what has arrived of a body (at least one byte), or b"" once it has ended."""
@@ -28,7 +29,24 @@ LIMITS = httpx2.Limits(max_connections=2000, max_keepalive_connections=1000, kee
 
 def http_client() -> httpx2.AsyncClient:
     """The SDK's HTTP client on aiohttp, for `openai.AsyncOpenAI(http_client=...)`."""
-    return openai.DefaultAioHttpClient(limits=LIMITS)
+    return openai.DefaultAioHttpClient(limits=LIMITS, transport=AiohttpTransport(limits=LIMITS))
+
+
+class AiohttpTransport(VendoredAiohttpTransport):
+    """The SDK's aiohttp transport, with failed connections reported as failed rather than as slow.
+
+    It maps every `aiohttp.ClientConnectionError` to `httpx2.ConnectTimeout`: a refused connection
+    would tell the user "could not connect in time" and `/readyz` "APITimeoutError".
+    """
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx2.ConnectTimeout as exc:
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientError) and not isinstance(cause, TimeoutError):
+                raise httpx2.ConnectError(str(exc), request=request) from cause
+            raise
 
 
 def body_reader(response: httpx2.Response) -> BodyRead:
