@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import json
 import os
@@ -361,90 +362,95 @@ def _frame(frame: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--streams", default="200", help="concurrent streams; a list (300,450,600) sweeps")
     parser.add_argument("--spread", type=float, default=1.0, help="seconds over which the streams start")
     parser.add_argument("--contenders", default="local,sdk-chunks,httpx2,aiohttp,aiohttp-direct,flask-gevent")
     parser.add_argument("--profile", help="record this contender with py-spy after the rounds")
     parser.add_argument("--json", type=Path, help="write every run here")
     args = parser.parse_args()
-    if not 1 <= args.rounds <= 20 or not 1 <= args.streams <= 2000:
+    sizes = [int(size) for size in args.streams.split(",")]
+    if not 1 <= args.rounds <= 20 or not all(1 <= size <= 2000 for size in sizes):
         parser.error("keep it bounded: 1-20 rounds, 1-2000 streams")
     os.sched_setaffinity(0, {LOAD_CORE})
-    try:
+    with contextlib.suppress(ImportError):
         import uvloop
 
         uvloop.install()
-    except ImportError:
-        pass
 
     simulator, sim_port = start_simulator()
     chosen = [contenders(sim_port)[name] for name in args.contenders.split(",")]
     servers: dict[str, Server] = {}
-    runs: dict[str, list[Run]] = {c.name: [] for c in chosen}
-    print(f"{args.streams} streams x {TOKENS} tokens, {TOKEN_MS:g} ms apart, started over {args.spread:g} s; "
-          f"{args.rounds} interleaved rounds")  # fmt: skip
+    results: dict[int, dict[str, list[Run]]] = {}
     try:
         for contender in chosen:
             servers[contender.name] = Server(contender)
-            measure(servers[contender.name], simulator.pid, min(args.streams, 50), 0.2)  # warm-up
-        for round_ in range(args.rounds):
-            for contender in chosen:
-                run = measure(servers[contender.name], simulator.pid, args.streams, args.spread)
-                runs[contender.name].append(run)
-                f = run.fidelity
-                print(
-                    f"round {round_ + 1} {contender.name:<15} {run.cpu_us_per_token:7.1f} us/token "
-                    f"ttft p99 {run.ttft_p99_ms:6.1f} gap p99 {run.gap_p99_ms:6.1f} ms  "
-                    f"core1 {run.load_core_busy:4.2f}  opened {f.opened} completed {f.completed} "
-                    f"refused {f.refused} failed {f.failed} lost {f.lost_tokens} dup {f.duplicated_tokens} "
-                    f"events {f.events} {f.errors or ''}",
-                    flush=True,
-                )
+            measure(servers[contender.name], simulator.pid, 50, 0.2)  # warm-up: imports, caches
+        for size in sizes:
+            print(f"\n{size} streams x {TOKENS} tokens, {TOKEN_MS:g} ms apart, started over "
+                  f"{args.spread:g} s; {args.rounds} interleaved rounds")  # fmt: skip
+            runs = results[size] = {c.name: [] for c in chosen}
+            for round_ in range(args.rounds):
+                for contender in chosen:
+                    run = measure(servers[contender.name], simulator.pid, size, args.spread)
+                    runs[contender.name].append(run)
+                    print(f"round {round_ + 1} {contender.name:<15} {_line(run)}", flush=True)
+            report(runs)
         if args.profile:
             out = Path(tempfile.gettempdir()) / f"upstream-{args.profile}.txt"
-            profile(servers[args.profile], simulator.pid, args.streams, args.spread, out)
+            profile(servers[args.profile], simulator.pid, sizes[0], args.spread, out)
     finally:
         for server in servers.values():
             server.stop()
         simulator.terminate()
         simulator.wait(10)
-    report(runs, args.streams)
     if args.json:
-        args.json.write_text(
-            json.dumps({k: [dataclasses.asdict(r) for r in v] for k, v in runs.items()}, indent=1)
-        )
+        record = {
+            size: {k: [dataclasses.asdict(r) for r in v] for k, v in runs.items()}
+            for size, runs in results.items()
+        }
+        args.json.write_text(json.dumps(record, indent=1))
 
 
-def report(runs: dict[str, list[Run]], streams: int) -> None:
-    print(f"\n{'contender':<15} {'us/token med':>12} {'min-max':>13} {'ttft p99':>9} {'gap p99':>8} "
-          f"{'clean runs':>10} {'tokens lost/dup, failed':>24}")  # fmt: skip
+def _line(run: Run) -> str:
+    f = run.fidelity
+    return (
+        f"{run.cpu_us_per_token:7.1f} us/token  ttft p99 {run.ttft_p99_ms:6.1f} "
+        f"gap p99 {run.gap_p99_ms:6.1f} ms  core1 {run.load_core_busy:4.2f}  opened {f.opened} "
+        f"completed {f.completed} refused {f.refused} failed {f.failed} lost {f.lost_tokens} "
+        f"dup {f.duplicated_tokens} events/tokens {f.events}/{f.tokens} {f.errors or ''}"
+    )
+
+
+def report(runs: dict[str, list[Run]]) -> None:
+    """Medians (and the CPU's spread) of the clean runs; a contender with none gets no figure."""
+    print(f"{'contender':<15} {'us/token med':>12} {'min-max':>13} {'ttft p99':>9} {'gap p99':>8} "
+          f"{'SLO':>4} {'clean':>6} {'lost/dup/failed':>16} {'events/token':>12}")  # fmt: skip
     medians: dict[str, float] = {}
     for name, all_runs in runs.items():
         clean = [r for r in all_runs if r.fidelity.clean]
         lost = sum(r.fidelity.lost_tokens for r in all_runs)
         dup = sum(r.fidelity.duplicated_tokens for r in all_runs)
         failed = sum(r.fidelity.failed + r.fidelity.refused for r in all_runs)
-        summary = f"{lost}/{dup}, {failed}"
+        counts = f"{lost}/{dup}/{failed}"
         if not clean:
-            print(
-                f"{name:<15} {'(no clean run: no figure)':>45} {len(clean):>7}/{len(all_runs)} {summary:>24}"
-            )
+            print(f"{name:<15} {'(no clean run: no figure)':>45} {0:>3}/{len(all_runs)} {counts:>16}")
             continue
         cpu = [r.cpu_us_per_token for r in clean]
         medians[name] = statistics.median(cpu)
+        ttft = statistics.median(r.ttft_p99_ms for r in clean)
+        gap = statistics.median(r.gap_p99_ms for r in clean)
+        slo = "yes" if ttft <= SLO_TTFT_MS and gap <= SLO_GAP_MS else "no"
+        events = sum(r.fidelity.events for r in clean) / max(sum(r.fidelity.tokens for r in clean), 1)
         print(
-            f"{name:<15} {medians[name]:>12.1f} {min(cpu):>6.1f}-{max(cpu):<6.1f} "
-            f"{statistics.median(r.ttft_p99_ms for r in clean):>9.1f} "
-            f"{statistics.median(r.gap_p99_ms for r in clean):>8.1f} {len(clean):>7}/{len(all_runs)} "
-            f"{summary:>24}"
+            f"{name:<15} {medians[name]:>12.1f} {min(cpu):>6.1f}-{max(cpu):<6.1f} {ttft:>9.1f} {gap:>8.1f} "
+            f"{slo:>4} {len(clean):>3}/{len(all_runs)} {counts:>16} {events:>12.3f}"
         )
-    if "local" in medians:
-        for name, value in medians.items():
-            if name != "local":
-                line = f"{name}: {value / medians['local']:.2f}x local"
-                if "flask-gevent" in medians and name != "flask-gevent":
-                    line += f", {value / medians['flask-gevent']:.2f}x flask-gevent"
-                print(line)
+    for name, value in medians.items():
+        if name != "local" and "local" in medians:
+            line = f"{name}: {value / medians['local']:.2f}x local"
+            if "flask-gevent" in medians and name != "flask-gevent":
+                line += f", {value / medians['flask-gevent']:.2f}x flask-gevent"
+            print(line)
 
 
 if __name__ == "__main__":
