@@ -315,7 +315,7 @@ def profile(server: Server, simulator: int, streams: int, spread_s: float, out: 
     """Record one run with py-spy (raw, collapsed stacks) and print the functions that took the most."""
     py_spy = str(Path(sys.executable).parent / "py-spy")
     spy = subprocess.Popen(
-        [py_spy, "record", "--pid", str(server.process.pid), "--rate", "200", "--gil", "--format", "raw",
+        [py_spy, "record", "--pid", str(server.process.pid), "--rate", "400", "--gil", "--format", "raw",
          "--output", str(out), "--duration", "4"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -386,8 +386,9 @@ def main() -> None:
             servers[contender.name] = Server(contender)
             measure(servers[contender.name], simulator.pid, 50, 0.2)  # warm-up: imports, caches
         for size in sizes:
-            print(f"\n{size} streams x {TOKENS} tokens, {TOKEN_MS:g} ms apart, started over "
-                  f"{args.spread:g} s; {args.rounds} interleaved rounds")  # fmt: skip
+            concurrent = min(size, round(size * TOKENS * TOKEN_MS / 1000 / max(args.spread, 1e-9)))
+            print(f"\n{size} streams x {TOKENS} tokens, {TOKEN_MS:g} ms apart, started over {args.spread:g} "
+                  f"s (~{concurrent} at once); {args.rounds} interleaved rounds")  # fmt: skip
             runs = results[size] = {c.name: [] for c in chosen}
             for round_ in range(args.rounds):
                 for contender in chosen:
