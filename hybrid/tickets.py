@@ -107,7 +107,8 @@ class TicketSigner:
         if payload.pop(_USER, None) != user:
             raise ApiError(403, "wrong_user", "this ticket was issued to another user")
         nonce = payload.pop(_NONCE, None)
-        if not isinstance(nonce, str) or not await self.nonces.claim(nonce, self.max_age):
+        # itsdangerous counts whole seconds: a ticket stays valid up to a second past `max_age`.
+        if not isinstance(nonce, str) or not await self.nonces.claim(nonce, self.max_age + 1.0):
             raise ApiError(403, "ticket_used", "the ticket has already been used")
         return payload
 

@@ -61,7 +61,7 @@ def test_used_tickets_are_remembered_until_they_expire_and_no_longer() -> None:
     async def scenario() -> None:
         for _ in range(1500):
             await signer.verify(signer.issue({}))
-        await asyncio.sleep(1.05)  # every nonce so far has expired
+        await asyncio.sleep(2.05)  # every nonce so far has expired (kept a second past max_age)
         for _ in range(1500):
             await signer.verify(signer.issue({}))
             assert len(signer) <= 2 * 1500
