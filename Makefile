@@ -7,7 +7,7 @@ PORT   ?= 8050
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 ESLINT := node_modules/.bin/eslint
-JS     := eslint.config.mjs hybrid/dash/ui/assets
+JS     := eslint.config.mjs hybrid/dash/ui/assets hybrid/dash/chat/assets
 
 .PHONY: run test lint chromium bench bench-full soak screenshots clean
 
