@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,examples]'
 	touch $@ $(VENV)/.installed
 
 # ESLint for the page's scripts, pinned in package-lock.json; reinstalled when the lock changes.

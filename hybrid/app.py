@@ -144,7 +144,8 @@ def create_app(
 ) -> HybridApp:
     """The root ASGI app: native routes, and the Dash app through a2wsgi for every other path.
 
-    With no `dash_app`, the built-in chat UI is served. Every `hybrid.Chat` in the app's layout (or its
+    `settings` default to the environment's (`Settings.from_env()`). With no `dash_app`, the built-in chat
+    UI is served. Every `hybrid.Chat` in the app's layout (or its
     pages' layouts) is served, with no other wiring. `routes` are extra Starlette routes (for example
     `Route("/api/explain", hybrid.stream_endpoint(explain), methods=["POST"])`) served natively beside
     the mount. `POST /api/stream` streams the chat answers of `provider` (by default, from `settings`)
@@ -156,7 +157,7 @@ def create_app(
     does not run a mounted app's lifespan: nothing depends on it, but the host's lifespan may enter
     `app.router.lifespan_context(app)` to end streams and close the provider's connections on shutdown.
     """
-    settings = settings or Settings()
+    settings = settings or Settings.from_env()
     provider = provider or provider_from_settings(settings)
     key = secret_key(settings.secret_key)
     metrics = Metrics()

@@ -11,8 +11,11 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from hybrid.tickets import TicketSigner
 from tests.apps.chat_component import THOUGHTS
-from tests.conftest import Server, start_server
+from tests.conftest import TEST_SECRET, Server, start_server
+from tests.sse_client import answer as sse_answer
+from tests.sse_client import parse
 from tests.test_ui import WATCH_CSP
 
 MAX_CONTEXT_CHARS = 2_000
@@ -200,7 +203,9 @@ def test_the_provider_answers_a_chat_without_an_answer_function_and_through_chat
 def test_an_answer_function_that_fails_ends_with_a_visible_notice(page: Page, app: Server) -> None:
     send(page, "left", "crash, please")
     wait_status(page, "left", "error")
-    expect(answer(page, "left").locator(".message-error")).to_contain_text("the server hit an unexpected error")
+    expect(answer(page, "left").locator(".message-error")).to_contain_text(
+        "the server hit an unexpected error"
+    )
     assert "internal detail" not in answer(page, "left").inner_text()
     assert "internal detail" in app.output()  # the traceback is the developer's, in the server log
 
@@ -236,3 +241,18 @@ def test_a_chat_renders_inside_its_element_with_the_documented_classes(page: Pag
     expect(root.locator(".user-message")).to_have_count(1)
     expect(root.locator(".assistant-message")).to_have_count(1)
     expect(page.locator(".user-message")).to_have_count(1)  # in that Chat only
+
+
+def test_a_plain_sse_reader_gets_the_text_alone_from_a_chat_stream(app: Server) -> None:
+    ticket = TicketSigner(TEST_SECRET).issue(
+        {"chat": "right", "messages": [{"role": "user", "content": "think, then set"}], "context": ["APAC"]}
+    )
+    with httpx.stream("POST", app.url + "/api/stream", json={"ticket": ticket}, timeout=10) as response:
+        body = response.read().decode()
+    assert sse_answer(body) == ("The answer after thinking.", True)  # what SSE(concat=True) shows
+    events = [m.event for m in parse(body) if m.event != "message"]
+    assert events == ["reasoning"] * len(THOUGHTS)
+
+    unknown = TicketSigner(TEST_SECRET).issue({"chat": "nobody", "messages": [], "context": []})
+    refused = httpx.post(app.url + "/api/stream", json={"ticket": unknown}, timeout=5)
+    assert refused.status_code == 404 and refused.json()["error"]["type"] == "unknown_chat"

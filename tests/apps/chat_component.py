@@ -28,7 +28,9 @@ right = hybrid.Chat("right", context=[State("region", "value")], theme="dark")
 scratch = hybrid.Chat("scratch", history=False, examples=["Say hello"])
 
 
-async def respond(messages: Sequence[hybrid.Message], region: str, chat: hybrid.Chat) -> AsyncIterator[object]:
+async def respond(
+    messages: Sequence[hybrid.Message], region: str, chat: hybrid.Chat
+) -> AsyncIterator[object]:
     question = messages[-1].content
     if "slow" in question:
         for index in range(60):
@@ -67,7 +69,9 @@ async def respond(messages: Sequence[hybrid.Message], region: str, chat: hybrid.
 
 
 @left.answer
-async def answer_left(messages: Sequence[hybrid.Message], region: str, notes: str | None) -> AsyncIterator[object]:
+async def answer_left(
+    messages: Sequence[hybrid.Message], region: str, notes: str | None
+) -> AsyncIterator[object]:
     async for part in respond(messages, region, left):
         yield part
 

@@ -41,9 +41,10 @@ class Chat(html.Div):
     `@chat.answer`; without one the Chat answers from the server's provider.
 
     `history` keeps the conversation in the browser's localStorage (per Chat id). `examples` are prompts
-    offered while the conversation is empty; `placeholder` is the composer's; `theme` is `auto` (the
-    system's light or dark), `light` or `dark`. `control_ids` gives DOM ids to the controls inside
-    (keys `prompt`, `send`, `stop`), for pages that address them by id; by default they have none.
+    offered while the conversation is empty; `placeholder` is the composer's; `new_chat` adds a New chat
+    button under it; `theme` is `auto` (the system's light or dark), `light` or `dark`. `control_ids`
+    gives DOM ids to the controls inside (keys `prompt`, `send`, `stop`), for pages that address them
+    by id; by default they have none.
     """
 
     def __init__(
@@ -54,6 +55,7 @@ class Chat(html.Div):
         history: bool = True,
         examples: Sequence[str] = (),
         placeholder: str = "Message",
+        new_chat: bool = True,
         theme: str = "auto",
         control_ids: Mapping[str, str] | None = None,
         className: str = "",
@@ -91,7 +93,7 @@ class Chat(html.Div):
             style=style,
             children=[
                 html.Section(className="chat-conversation", tabIndex="-1", **{"aria-label": "Conversation"}),
-                _composer(placeholder, controls),
+                _composer(placeholder, controls, new_chat=new_chat),
                 self._config,
                 dcc.Store(id=self.store_ids["ticket-request"]),
                 dcc.Store(id=self.store_ids["ticket"]),
@@ -163,7 +165,7 @@ class Chat(html.Div):
         return super().to_plotly_json()  # type: ignore[no-any-return]
 
 
-def _composer(placeholder: str, ids: Mapping[str, str]) -> html.Div:
+def _composer(placeholder: str, ids: Mapping[str, str], *, new_chat: bool) -> html.Div:
     def named(control: str) -> dict[str, str]:
         return {"id": ids[control]} if control in ids else {}
 
@@ -184,7 +186,13 @@ def _composer(placeholder: str, ids: Mapping[str, str]) -> html.Div:
                     html.Button("Stop", className="chat-stop", type="button", disabled=True, **named("stop")),
                 ],
             ),
-            html.P("Enter sends · Shift+Enter adds a line", className="chat-hint"),
+            html.Div(
+                className="chat-hint",
+                children=[
+                    html.Span("Enter sends · Shift+Enter adds a line"),
+                    *([html.Button("New chat", className="chat-new", type="button")] if new_chat else []),
+                ],
+            ),
         ],
     )
 

@@ -59,6 +59,7 @@ def page_chat(presets: Mapping[str, Preset], *, allow_system_prompt: bool) -> Ch
         context=context,
         examples=EXAMPLES,
         placeholder="Message hybrid",
+        new_chat=False,  # the sidebar has it
         control_ids={"prompt": "prompt", "send": "send", "stop": "stop"},
         className="page-chat",
     )

@@ -97,6 +97,8 @@
       root.addEventListener("keydown", (event) => this.onKeyDown(event));
       this.sendButton.addEventListener("click", () => this.sendPrompt());
       this.stopButton.addEventListener("click", () => this.stop());
+      const newChat = root.querySelector(".chat-new");
+      if (newChat) newChat.addEventListener("click", () => this.newChat());
       window.addEventListener("pagehide", () => this.persist()); // keep the partial answer of a reload mid-stream
       this.renderConversation();
       if (!config.connected) this.disconnected();
