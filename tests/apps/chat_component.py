@@ -5,7 +5,8 @@
 (reasoning first, then the answer), `set` (`SetProps` on the summary and the region), `unsafe` (HTML and
 script in every kind of part), `model` (the server's provider through `chat.model`, with a system
 prompt), `crash` (an exception), `refuse` (a `StreamError`). `scratch` keeps no history and answers from
-the provider (no answer function). `notes` is context only `left` reads (for the size limit).
+the provider (no answer function). `notes` is context only `left` reads (for the size limit); the
+`boom` button's callback raises (for Dash's dev tools).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ app.layout = html.Div(
         dcc.Textarea(id="notes", value=""),
         html.Div("No filter yet", id="summary"),
         html.Div(id="echo"),
+        html.Button("Break a callback", id="boom"),
+        html.Div(id="boom-out"),
         html.Div([left, right], style={"display": "flex"}),
         scratch,
     ]
@@ -97,6 +100,12 @@ app.layout = html.Div(
 @app.callback(Output("echo", "children"), Input("region", "value"))
 def echo(region: str) -> str:
     return f"echo: {region}"
+
+
+@app.callback(Output("boom-out", "children"), Input("boom", "n_clicks"), prevent_initial_call=True)
+def boom(clicks: int) -> str:
+    """A developer's bug: with HYBRID_DEBUG, Dash's dev tools show it in the page."""
+    return str(clicks / 0)
 
 
 provider = ScriptedProvider()
