@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -21,6 +20,7 @@ from hybrid.dash.chat import find_chats
 from hybrid.parts import to_item
 from hybrid.providers import Completion, DemoProvider, Reply, Usage
 from hybrid.tickets import TicketSigner
+from tests.conftest import run_async
 from tests.sse_client import parse
 
 QUESTION = [Message("user", "hi")]
@@ -30,7 +30,7 @@ def collect(parts: AsyncIterator[Any]) -> list[Any]:
     async def run() -> list[Any]:
         return [part async for part in parts]
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def encoded(items: list[Any]) -> str:
@@ -125,7 +125,7 @@ def test_a_sync_generator_runs_off_the_event_loop_and_is_closed_when_the_stream_
         await parts.aclose()  # what the stream does on Stop
         return part
 
-    assert asyncio.run(first()) == "one"
+    assert run_async(first()) == "one"
     import threading
 
     assert seen["thread"] is not threading.main_thread()

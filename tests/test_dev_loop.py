@@ -31,11 +31,12 @@ server = hybrid.create_app(app)
 
 
 def ask(page: Page, text: str) -> str:
+    answers = page.locator("#assistant .assistant-message")
+    count = answers.count()
     page.fill("#assistant .chat-prompt", text)
     page.press("#assistant .chat-prompt", "Enter")
-    done = page.locator("#assistant .assistant-message[data-status=done]").last
-    expect(done).to_be_visible(timeout=15_000)
-    return done.locator(".message-body").inner_text()
+    expect(answers.nth(count)).to_have_attribute("data-status", "done", timeout=15_000)
+    return answers.nth(count).locator(".message-body").inner_text()
 
 
 def test_dash_dev_tools_show_callback_errors_and_the_callback_graph_under_hybrid_debug(
