@@ -55,11 +55,13 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@ $(VENV)/.installed
 
-# Benchmarks pin servers to core 0 and the load generator to core 1 (needs 2 cores and taskset).
-bench: $(VENV)/.installed-bench
+# Benchmarks pin servers to core 0 and the load generator to core 1 (needs 2 cores and taskset); the page
+# load (S10) drives Chromium through Playwright, from the test extra. They exit non-zero, naming each
+# failure, when any contender lost, refused or cut a stream.
+bench: $(VENV)/.installed-bench $(VENV)/.installed-test chromium
 	taskset -c 1 $(BIN)/python -m benchmarks.run
 
-bench-full: $(VENV)/.installed-bench
+bench-full: $(VENV)/.installed-bench $(VENV)/.installed-test chromium
 	taskset -c 1 $(BIN)/python -m benchmarks.run --full
 
 clean:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import procstat, tokens
+from benchmarks import chat, procstat, tokens
 from hybrid.testing import free_port
 
 SERVER_CPU = "0"
@@ -20,7 +21,14 @@ SERVER_CPU = "0"
 LOADGEN_CPU = "1"
 
 SECRET_KEY = "bench-only-not-a-secret"
-"""HYBRID_SECRET_KEY of every contender (the proxy scenario signs chat tickets with it)."""
+"""HYBRID_SECRET_KEY of every contender (the chat scenarios sign tickets with it)."""
+NO_LIMITS = {
+    "HYBRID_CLIENT_STREAMS": "0",
+    "HYBRID_CLIENT_RATE_PER_MINUTE": "0",
+    "HYBRID_MAX_STREAMS": "0",
+}
+"""hybrid's admission limits, all off: from one loopback address every stream is "one client", and a
+benchmark measures the server, not its refusals (S7 once ran into the per-client limit of 4)."""
 GTHREAD_THREADS = 32
 GEVENT_CONNECTIONS = 10_000
 LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/hybrid-bench-logs"))
@@ -60,14 +68,52 @@ class Contender:
     ready_path: str = tokens.ACTIVE_PATH
     upstream: tuple[str, ...] = ()
     """A model server it proxies (on the load generator's core, not counted), `{upstream}` its port."""
+    chat_path: str = ""
+    """Where it streams a chat answer (S7, S9); empty: it streams the token source at `STREAM_PATH`."""
+    tickets: bool = False
+    """Its chat route takes signed tickets (hybrid's `/api/stream`) instead of the conversation."""
 
 
 def _uvicorn(target: str, *extra: str) -> tuple[str, ...]:
     return (*_UVICORN, *extra, "--host", "127.0.0.1", "--port", "{stream}", target)
 
 
-def _gthread(target: str, port: str) -> tuple[str, ...]:
+def _gthread(target: str, port: str = "{stream}") -> tuple[str, ...]:
     return (*_GUNICORN, "-k", "gthread", "--threads", str(GTHREAD_THREADS), "-b", f"127.0.0.1:{port}", target)
+
+
+def _gevent(target: str) -> tuple[str, ...]:
+    connections = ("--worker-connections", str(GEVENT_CONNECTIONS))
+    return (*_GUNICORN, "-k", "gevent", *connections, "-b", "127.0.0.1:{stream}", target)
+
+
+def _proxy(base: Contender, name: str, label: str, command: tuple[str, ...]) -> Contender:
+    """`base` serving `command` instead, streaming the simulator's answer through the openai SDK."""
+    return dataclasses.replace(
+        base,
+        name=name,
+        label=label,
+        commands=(command,),
+        env=chat.UPSTREAM_ENV,
+        upstream=chat.SIMULATOR,
+        chat_path=tokens.CHAT_PATH,
+        notes=f"{base.notes}; the SDK's parsed chunks, one message per delta".lstrip("; "),
+    )
+
+
+def _hybrid_chat(name: str, label: str, target: str, notes: str, **kwargs: object) -> Contender:
+    """hybrid's chat route (`POST /api/stream`, signed tickets) served by `target` on uvicorn."""
+    return Contender(
+        name,
+        label,
+        (_uvicorn(target, "--loop", "uvloop", "--http", "httptools"),),
+        serves_dash=False,
+        notes=notes,
+        ready_path="/healthz",
+        chat_path="/api/stream",
+        tickets=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 CONTENDERS: dict[str, Contender] = {
@@ -100,6 +146,10 @@ CONTENDERS: dict[str, Contender] = {
                     "{stream}",
                     "--workers",
                     "1",
+                    "--backlog",
+                    "2048",
+                    "--backpressure",
+                    str(GEVENT_CONNECTIONS),
                     "--loop",
                     "uvloop",
                     "--log-level",
@@ -107,7 +157,7 @@ CONTENDERS: dict[str, Contender] = {
                     "benchmarks.apps.hybrid_app:app",
                 ),
             ),
-            notes="default backpressure: 1024 requests in flight per worker",
+            notes=f"backlog 2048 as uvicorn's; backpressure {GEVENT_CONNECTIONS} requests (default 1024)",
         ),
         Contender(
             "werkzeug",
@@ -118,25 +168,14 @@ CONTENDERS: dict[str, Contender] = {
         Contender(
             "gthread",
             f"Flask, gunicorn gthread-{GTHREAD_THREADS}",
-            (_gthread("benchmarks.apps.flask_app:server", "{stream}"),),
+            (_gthread("benchmarks.apps.flask_app:server"),),
             max_streams=GTHREAD_THREADS,
             notes=f"1 worker, {GTHREAD_THREADS} threads",
         ),
         Contender(
             "gevent",
             "Flask, gunicorn gevent",
-            (
-                (
-                    *_GUNICORN,
-                    "-k",
-                    "gevent",
-                    "--worker-connections",
-                    str(GEVENT_CONNECTIONS),
-                    "-b",
-                    "127.0.0.1:{stream}",
-                    "benchmarks.apps.flask_app:server",
-                ),
-            ),
+            (_gevent("benchmarks.apps.flask_app:server"),),
             notes=f"1 worker, worker_connections={GEVENT_CONNECTIONS} (default 1000)",
         ),
         Contender(
@@ -149,30 +188,19 @@ CONTENDERS: dict[str, Contender] = {
             two_services=True,
             notes=f"both on the server core; Dash: gthread-{GTHREAD_THREADS}",
         ),
-        Contender(
-            "hybrid-proxy",
-            "hybrid + openai SDK -> simulator",
-            (_uvicorn("hybrid.main:app", "--loop", "uvloop", "--http", "httptools"),),
-            env={
-                "OPENAI_API_KEY": "sk-bench",
-                "OPENAI_BASE_URL": "http://127.0.0.1:{upstream}/v1",
-                "HYBRID_MODEL": "sim",
-            },
-            upstream=(
-                _PY,
-                "-m",
-                "hybrid.simulator",
-                "--port",
-                "{upstream}",
-                "--ttft-ms",
-                "0",
-                "--token-ms",
-                "20",
-                "--tokens",
-                "100",
-            ),
-            notes="simulator: 100 tokens, 20 ms apart, first at once",
-            ready_path="/healthz",
+        _hybrid_chat(
+            "hybrid-local",
+            "hybrid chat, tokens from inside the server",
+            "benchmarks.apps.hybrid_chat:app",
+            "the chat route and page; a provider yields the simulator's answer at its pace",
+        ),
+        _hybrid_chat(
+            "hybrid-openai",
+            "hybrid chat → openai provider → simulator",
+            "hybrid.main:app",
+            "the openai provider (AsyncOpenAI, raw response + jiter)",
+            env=chat.UPSTREAM_ENV,
+            upstream=chat.SIMULATOR,
         ),
         Contender(
             "dash-fastapi",
@@ -181,6 +209,29 @@ CONTENDERS: dict[str, Contender] = {
         ),
     )
 }
+CONTENDERS.update(
+    (proxy.name, proxy)
+    for proxy in (
+        _proxy(
+            CONTENDERS["gevent"],
+            "gevent-sdk",
+            "Flask, gunicorn gevent + sync openai SDK",
+            _gevent("benchmarks.apps.flask_proxy:server"),
+        ),
+        _proxy(
+            CONTENDERS["gthread"],
+            "gthread-sdk",
+            f"Flask, gunicorn gthread-{GTHREAD_THREADS} + sync openai SDK",
+            _gthread("benchmarks.apps.flask_proxy:server"),
+        ),
+        _proxy(
+            CONTENDERS["dash-fastapi"],
+            "dash-fastapi-sdk",
+            'Dash(backend="fastapi") + AsyncOpenAI',
+            _uvicorn("benchmarks.apps.dash_fastapi_proxy:server"),
+        ),
+    )
+)
 
 
 class Server:
@@ -197,7 +248,13 @@ class Server:
     def start(self, timeout: float = 60.0) -> Server:
         ports = {"stream": self.stream_port, "dash": self.dash_port, "upstream": self.upstream_port}
         # a fixed ticket key: hybrid refuses a random per-process key when it runs several workers (granian)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYBRID_SECRET_KEY": SECRET_KEY}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "HYBRID_SECRET_KEY": SECRET_KEY,
+            "HYBRID_LOG_LEVEL": "warning",
+            **NO_LIMITS,
+        }
         env.update({k: v.format(**ports) for k, v in self.contender.env.items()})
         env.pop("SCRIPT_NAME", None)
         deadline = time.monotonic() + timeout
@@ -233,6 +290,10 @@ class Server:
 
     def sample(self) -> procstat.Sample:
         return procstat.sample(self.pids)
+
+    def upstream_sample(self) -> procstat.Sample:
+        """The upstream's process tree (it runs on the load generator's core); zero without one."""
+        return procstat.sample([self.upstream.pid]) if self.upstream else procstat.Sample(0.0, 0, 0)
 
     def stream_sample(self) -> procstat.Sample:
         """The process tree that serves streams (the SSE service alone for two services)."""

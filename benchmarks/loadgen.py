@@ -1,24 +1,32 @@
-"""A lean load generator: raw asyncio protocols on uvloop, SSE parsed by scanning bytes.
+"""A lean load generator: raw asyncio protocols on uvloop, SSE read by scanning bytes, every outcome kept.
 
-Each stream is one connection (`Connection: close`, as `EventSource` opens them). An event is counted
-where `data: ` appears, which holds for every contender's framing (LF or CRLF, chunked or not) because the
-benchmark token never contains it. Events that arrive in one read share one timestamp.
+Each stream is one connection (`Connection: close`, as `EventSource` opens them). The status line is
+parsed, so a refusal (429, 503, ...) is told from a stream. In the body, a message is counted at its
+terminating blank line; named events (`event: ...`), comments (`: keep-alive`) and `data: [DONE]` are
+messages too but not tokens, so a token is one plain message whatever its lines. That holds for every
+contender's framing (LF framing, chunked or not: chunk-size lines never form a blank line), and a
+multi-line delta (`data: a\\ndata: b`) is still one token. Tokens that arrive in one read share a timestamp.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from benchmarks import tokens
 
-_DATA = b"data: "
-_DONE = b"[DONE]"
 HOST = "127.0.0.1"
+_HEAD_END = b"\r\n\r\n"
+_MESSAGE_END = b"\n\n"
+_NAMED = b"\nevent: "  # markers of a line start with its line break; the body starts after one
+_ERROR = b"\nevent: error\n"
+_COMMENT = b"\n:"
+_DONE = b"\ndata: [DONE]\n\n"
+_TAIL = len(_DONE) - 1  # bytes kept from the previous read, so a marker split across reads is found once
+_MAX_HEAD = 65_536
 
 
 @dataclass(slots=True)
@@ -26,57 +34,108 @@ class StreamResult:
     """What one stream saw, in seconds of `time.perf_counter()`."""
 
     start: float
+    connected: bool = False
+    status: int | None = None
+    """The response's HTTP status (None: no status line arrived)."""
     first: float | None = None
     last: float | None = None
-    events: int = 0
+    tokens: int = 0
     done: bool = False
+    error_event: bool = False
+    """The server sent `event: error` (hybrid's way to end a failed answer before `[DONE]`)."""
+    left: bool = False
+    """The load generator closed it (on purpose, or at the scenario's deadline)."""
     error: str | None = None
+    """Why it broke, when it did: `connect: ...`, `timeout`, or the exception that closed it."""
     gaps: list[float] = field(default_factory=list)
 
     @property
     def ttft(self) -> float | None:
+        """Time to the first token (named events such as hybrid's `meta` do not count)."""
         return None if self.first is None else self.first - self.start
 
 
+class _Markers:
+    """Counts of what a body held so far; each `feed` counts only markers that end in the new bytes."""
+
+    __slots__ = ("comments", "done", "errors", "messages", "named", "tail")
+
+    def __init__(self) -> None:
+        self.tail = b"\n"  # the body's first line starts after a line break too
+        self.messages = self.named = self.comments = self.errors = self.done = 0
+
+    def feed(self, data: bytes) -> int:
+        """Count `data`; return the tokens seen so far (never counting a marker twice)."""
+        chunk = self.tail + data
+        kept = len(self.tail)
+        self.messages += chunk.count(_MESSAGE_END, max(kept - len(_MESSAGE_END) + 1, 0))
+        self.named += chunk.count(_NAMED, max(kept - len(_NAMED) + 1, 0))
+        self.errors += chunk.count(_ERROR, max(kept - len(_ERROR) + 1, 0))
+        self.comments += chunk.count(_COMMENT, max(kept - len(_COMMENT) + 1, 0))
+        self.done += chunk.count(_DONE, max(kept - len(_DONE) + 1, 0))
+        self.tail = chunk[-_TAIL:]
+        return self.messages - self.named - self.comments - self.done
+
+
 class _StreamProtocol(asyncio.Protocol):
-    """Reads one SSE response; counts events and timestamps them."""
+    """Reads one SSE response: its status, then its tokens, each timestamped."""
 
     def __init__(self, request: bytes, result: StreamResult, finished: asyncio.Future[None]) -> None:
         self.request = request
         self.result = result
         self.finished = finished
-        self.tail = b""
+        self.head: bytes | None = b""  # None once the head has been read
+        self.markers = _Markers()
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.write(self.request)
+        self.result.connected = True
+        transport.write(self.request)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
-        chunk = self.tail + data
-        self.tail = chunk[-5:]  # shorter than the markers: nothing is counted twice
-        count = chunk.count(_DATA)
         result = self.result
-        if not result.done and _DONE in chunk:
-            result.done = True
-            if b"data: [DONE]" in chunk:
-                count -= 1
-            else:  # its `data: ` came in the previous read and was counted as a token
-                result.events -= 1
-                if result.gaps:
-                    result.gaps.pop()
-        if count > 0:
+        if self.head is not None:
+            data = self._read_head(data)
+            if self.head is not None or result.status != 200:
+                return
+        markers = self.markers
+        seen = markers.feed(data)
+        if seen > result.tokens:
             if result.last is None:
                 result.first = now
             else:
                 result.gaps.append(now - result.last)
-            if count > 1:
-                result.gaps.extend([0.0] * (count - 1))
-            result.events += count
+            result.gaps.extend([0.0] * (seen - result.tokens - 1))
+            result.tokens = seen
             result.last = now
-        if result.done and self.transport is not None:
-            self.transport.close()
+        if markers.errors:
+            result.error_event = True
+        if markers.done and not result.done:
+            result.done = True
+            if self.transport is not None:
+                self.transport.close()
+
+    def _read_head(self, data: bytes) -> bytes:
+        """Collect the response head; once complete, record the status and return the body's bytes."""
+        head = self.head + data  # type: ignore[operator]
+        end = head.find(_HEAD_END)
+        if end < 0:
+            self.head = head
+            if len(head) > _MAX_HEAD and self.transport is not None:
+                self.result.error = "malformed head"
+                self.transport.close()
+            return b""
+        self.head = None
+        line = head[: head.find(b"\r\n")].split(b" ", 2)
+        try:
+            self.result.status = int(line[1])
+        except (IndexError, ValueError):
+            self.result.error = "malformed head"
+        if self.result.status != 200 and self.transport is not None:
+            self.transport.close()  # a refusal: its body is not a stream
+        return head[end + len(_HEAD_END) :]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and self.result.error is None and not self.result.done:
@@ -84,8 +143,10 @@ class _StreamProtocol(asyncio.Protocol):
         if not self.finished.done():
             self.finished.set_result(None)
 
-    def abort(self) -> None:
+    def leave(self) -> None:
         """Leave the way a browser tab does: close our side (FIN) without reading on."""
+        if not self.finished.done():
+            self.result.left = True
         if self.transport is not None:
             self.transport.close()
 
@@ -135,51 +196,53 @@ class StreamSet:
             )
             self.protocols.append(protocol)
         except OSError as exc:
-            result.error = type(exc).__name__
+            result.error = f"connect: {type(exc).__name__}"
             finished.set_result(None)
 
     async def wait(self, timeout: float) -> bool:
-        """Wait until every stream has ended; False (and the rest aborted) when `timeout` ran out."""
+        """Wait until every stream has ended; False when `timeout` ran out (the rest are left, timed out)."""
         if not self.finished:
             return True
         _, pending = await asyncio.wait(self.finished, timeout=timeout)
         if pending:
-            for result in self.results:
-                if not result.done and result.error is None:
-                    result.error = "timeout"
-            self.abort()
+            for protocol in self.protocols:
+                if not protocol.finished.done():
+                    protocol.result.error = "timeout"
+            self.leave()
         return not pending
 
-    async def wait_first_events(self, timeout: float) -> bool:
-        """Wait until every stream has received its first event."""
+    async def wait_first_tokens(self, timeout: float) -> bool:
+        """Wait until every stream has received its first token or ended."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            if all(r.first is not None or r.error for r in self.results):
+            if all(r.first is not None or f.done() for r, f in zip(self.results, self.finished, strict=True)):
                 return True
             await asyncio.sleep(0.02)
         return False
 
-    def abort(self) -> None:
+    def leave(self) -> None:
+        """Close every stream still open from this side (see `_StreamProtocol.leave`)."""
         for protocol in self.protocols:
-            protocol.abort()
+            protocol.leave()
 
 
 @dataclass(slots=True)
 class RequestStats:
-    """Closed-loop HTTP requests: latencies (s), failures, and the window they ran in."""
+    """Closed-loop HTTP requests: latencies (s), statuses and errors, and the window they ran in."""
 
     latencies: list[float] = field(default_factory=list)
-    failures: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
 
 async def _http_request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
-) -> tuple[bool, bool]:
-    """Send one request, read its response: (status 200, connection kept alive)."""
+) -> tuple[int, bool]:
+    """Send one request, read its response: (status, connection kept alive)."""
     writer.write(raw)
     head = await reader.readuntil(b"\r\n\r\n")
-    status_ok = head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200")
+    status = int(head.split(b" ", 2)[1])
     lower = head.lower()
     if b"transfer-encoding: chunked" in lower:
         while True:
@@ -191,7 +254,7 @@ async def _http_request(
         index = lower.find(b"content-length:")
         length = int(lower[index + 15 : lower.index(b"\r\n", index)]) if index >= 0 else 0
         await reader.readexactly(length)
-    return status_ok, b"connection: close" not in lower
+    return status, b"connection: close" not in lower
 
 
 def http_request(
@@ -206,27 +269,33 @@ def http_request(
 async def closed_loop(
     port: int, requests: list[bytes], clients: int, seconds: float, stats: RequestStats | None = None
 ) -> RequestStats:
-    """`clients` keep-alive connections each sending `requests` round-robin, back to back, for `seconds`."""
+    """`clients` keep-alive connections each sending `requests` round-robin, back to back, for `seconds`.
+
+    A client whose request breaks (time-out, reset, malformed answer) records why and stops.
+    """
     stats = stats or RequestStats()
     deadline = time.perf_counter() + seconds
 
     async def client(offset: int) -> None:
-        reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 22)
+        try:
+            reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 22)
+        except OSError as exc:
+            stats.errors[f"connect: {type(exc).__name__}"] += 1
+            return
         index = offset
         try:
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
                 try:
-                    ok, alive = await asyncio.wait_for(
+                    status, alive = await asyncio.wait_for(
                         _http_request(reader, writer, requests[index % len(requests)]),
                         max(deadline - began, 0) + 10,
                     )
-                except (TimeoutError, OSError, asyncio.IncompleteReadError):
-                    stats.failures += 1
+                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    stats.errors[type(exc).__name__] += 1
                     return
                 stats.latencies.append(time.perf_counter() - began)
-                if not ok:
-                    stats.failures += 1
+                stats.statuses[status] += 1
                 index += 1
                 if not alive:  # werkzeug answers `Connection: close`: reconnect, as a browser would
                     writer.close()
@@ -246,44 +315,3 @@ def run(main: Callable[[], Awaitable[object]]) -> object:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main())
-
-
-def pct(values: list[float] | np.ndarray, q: float) -> float | None:
-    """The q-th percentile in milliseconds (None for no values)."""
-    if len(values) == 0:
-        return None
-    return float(np.percentile(np.asarray(values), q) * 1000)
-
-
-def summarize_streams(
-    results: list[StreamResult], expected_events: int | None = None
-) -> dict[str, float | int | None]:
-    """TTFT and ITL (pooled gaps between events, vLLM's definition) over a set of streams, in ms."""
-    ttfts = [r.ttft for r in results if r.ttft is not None]
-    gaps = np.fromiter((g for r in results for g in r.gaps), dtype=float)
-    complete = [r for r in results if r.done and (expected_events is None or r.events == expected_events)]
-    return {
-        "streams": len(results),
-        "complete": len(complete),
-        "errors": sum(1 for r in results if r.error),
-        "events": sum(r.events for r in results),
-        "ttft_p50_ms": pct(ttfts, 50),
-        "ttft_p90_ms": pct(ttfts, 90),
-        "ttft_p99_ms": pct(ttfts, 99),
-        "ttft_max_ms": pct(ttfts, 100),
-        "itl_p50_ms": pct(gaps, 50),
-        "itl_p99_ms": pct(gaps, 99),
-        "itl_max_ms": pct(gaps, 100),
-    }
-
-
-def goodput(results: list[StreamResult], ttft_ms: float, gap_ms: float, expected_events: int) -> int:
-    """Streams that completed within the SLO on their own: TTFT and their p99 gap under the limits."""
-    good = 0
-    for r in results:
-        if not r.done or r.events != expected_events or r.ttft is None or r.ttft * 1000 > ttft_ms:
-            continue
-        if r.gaps and np.percentile(r.gaps, 99) * 1000 > gap_ms:
-            continue
-        good += 1
-    return good

@@ -1,4 +1,5 @@
-"""What a server's process tree costs, read from /proc: CPU seconds, resident memory, open files."""
+"""What a server's process tree costs, read from /proc: CPU seconds, resident memory, open files; and how
+busy a core was, so the work of processes that are not ours shows."""
 
 from __future__ import annotations
 
@@ -61,3 +62,11 @@ def self_cpu() -> float:
     """This process's CPU seconds (the load generator reports its own cost)."""
     t = os.times()
     return t.user + t.system
+
+
+def core_busy(cpu: int) -> float:
+    """Seconds core `cpu` has spent busy since boot (everything but idle and iowait, from /proc/stat)."""
+    with open("/proc/stat") as f:
+        line = next(line for line in f if line.startswith(f"cpu{cpu} "))
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in line.split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICK

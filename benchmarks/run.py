@@ -2,7 +2,9 @@
 
 Pins itself (the load generator) to core 1 and every server to core 0. Contenders run in interleaved
 rounds (the order rotates each round), each on a fresh server; results are written after every round to
-`benchmarks/results/<mode>.json`, then the markdown table and the charts are rebuilt from them.
+`benchmarks/results/<mode>.json`, then the markdown table and the charts are rebuilt from them. It exits
+with status 1 when any scenario of any contender failed (lost, refused or cut a stream, or broke), and
+lists each failure.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report, scenarios
+from benchmarks import page_load, report, scenarios
+from benchmarks.accounting import Tally
 from benchmarks.contenders import CONTENDERS, LOADGEN_CPU, SPAWNED, Contender, Server
 from benchmarks.scenarios import Metrics, Sizes
 
@@ -28,6 +31,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 Scenario = Callable[[Server, Sizes], Metrics]
 _STREAMERS = ("raw", "hybrid", "granian", "werkzeug", "gthread", "gevent", "two-services", "dash-fastapi")
 _DASH = ("hybrid", "granian", "werkzeug", "gthread", "gevent", "two-services", "dash-fastapi")
+_PROXIES = ("hybrid-local", "hybrid-openai", "gevent-sdk", "gthread-sdk", "dash-fastapi-sdk")
 PLAN: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "S1": (scenarios.s1_event_cost, ("raw", "hybrid", "hybrid-asyncio", *_STREAMERS[2:])),
     "S2": (scenarios.s2_capacity, _STREAMERS),
@@ -35,12 +39,16 @@ PLAN: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "S4": (scenarios.s4_idle_memory, _STREAMERS),
     "S5": (scenarios.s5_interference, _DASH),
     "S6": (scenarios.s6_dash_side, ("hybrid", "granian", "werkzeug", "gthread", "gevent", "dash-fastapi")),
-    "S7": (scenarios.s7_proxy, ("hybrid", "hybrid-proxy")),
+    "S7": (scenarios.s7_proxy, _PROXIES),
     "S8": (scenarios.s8_disconnect_storm, _STREAMERS),
+    "S9": (scenarios.s9_proxy_capacity, _PROXIES),
+    "S10": (page_load.s10_page_load, ("hybrid-local",)),
 }
+SWEEPS = {"S2": scenarios.s2_capacity, "S9": scenarios.s9_proxy_capacity}
+"""Capacity searches: each round starts from the previous round's answer."""
 QUICK_SKIP = {"werkzeug", "hybrid-asyncio"}
 FULL_SKIP: set[str] = set()
-S2_FIRST_GUESS = {"gthread": 32, "werkzeug": 200}
+FIRST_GUESS = {"gthread": 32, "werkzeug": 200, "gthread-sdk": 32}
 
 
 def machine() -> dict[str, Any]:
@@ -99,25 +107,31 @@ def run_contender(
             fresh = False
             began = time.perf_counter()
             try:
-                if key == "S2":
-                    hint = hints.get(contender.name)
-                    first = hint or S2_FIRST_GUESS.get(contender.name, 400)
-                    out[key] = scenarios.s2_capacity(server, sizes, start=first, fine=hint is not None)
-                    hints[contender.name] = out[key]["capacity"] or first
+                if key in SWEEPS:
+                    hint = hints.get(f"{key}/{contender.name}")
+                    first = hint or FIRST_GUESS.get(contender.name, 400 if key == "S2" else 200)
+                    out[key] = SWEEPS[key](server, sizes, start=first, fine=hint is not None)
+                    hints[f"{key}/{contender.name}"] = out[key]["capacity"] or first
                 else:
                     out[key] = func(server, sizes)
             except Exception as exc:  # one contender failing a scenario must not lose the round
-                out[key] = {"error": f"{type(exc).__name__}: {exc}"}
+                out[key] = broken(exc)
             print(
                 f"  {key} {contender.name}: {time.perf_counter() - began:.1f}s {_brief(out[key])}", flush=True
             )
     return out
 
 
+def broken(exc: BaseException) -> Metrics:
+    """The result of a scenario that raised: no figures, failed."""
+    failure = f"{type(exc).__name__}: {exc}"
+    return {"error": failure, "ok": False, "failure": failure}
+
+
 def _brief(metrics: Metrics) -> str:
     keys = (
-        "error",
         "cpu_us_per_event",
+        "cpu_us_per_token",
         "capacity",
         "ttft_p99_ms",
         "kb_per_stream",
@@ -125,15 +139,21 @@ def _brief(metrics: Metrics) -> str:
         "callback_p99_ms",
         "callback_per_s",
         "release_all_ms",
+        "transferred_kb",
+        "usable_ms",
     )
-    return " ".join(
+    figures = " ".join(
         f"{k}={metrics[k]:.4g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}"
         for k in keys
         if k in metrics
     )
+    counts = " ".join(
+        f"{name}={Tally.from_dict(t).verdict()}" for name, t in metrics.get("tallies", {}).items()
+    )
+    return f"{figures} [{counts}]" + ("" if metrics.get("ok") else f" FAILED: {metrics.get('failure')}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--full", action="store_true", help="bigger loads, 5 rounds (make bench-full)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 1 quick, 5 full)")
@@ -184,19 +204,23 @@ def main(argv: list[str] | None = None) -> None:
                 measured = run_contender(CONTENDERS[name], wanted, sizes, hints)
             except RuntimeError as exc:  # it did not start: say so in the results, go on with the others
                 print(f"  {name}: {exc}", flush=True)
-                measured = {key: {"error": str(exc)} for key in wanted if name in PLAN[key][1]}
+                measured = {key: broken(exc) for key in wanted if name in PLAN[key][1]}
             for key, metrics in measured.items():
                 document["runs"][key].setdefault(name, []).append({"round": index + 1, **metrics})
         document["rounds"] = index + 1
         document["seconds"] = round(time.perf_counter() - began, 1)
         out.write_text(json.dumps(document, indent=1, default=float))
         report.build(out)
-    _check_leftovers()
+    left = _check_leftovers()
     print(f"done in {time.perf_counter() - began:.0f}s: {out}, {out.with_suffix('.md')}", flush=True)
+    failed = report.failures(document)
+    for line in failed:
+        print(f"FAILED {line}", flush=True)
+    return 1 if failed or left else 0
 
 
-def _check_leftovers() -> None:
-    """Say so if any process group this run started still has a member (there should be none)."""
+def _check_leftovers() -> list[int]:
+    """The process groups this run started that still have a member (there should be none), said aloud."""
     alive = []
     for group in SPAWNED:
         try:
@@ -204,8 +228,9 @@ def _check_leftovers() -> None:
             alive.append(group)
         except ProcessLookupError:
             pass
-    print(f"warning: process groups still alive: {alive}" if alive else "no server process left", flush=True)
+    print(f"FAILED: process groups still alive: {alive}" if alive else "no server process left", flush=True)
+    return alive
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,25 +1,32 @@
-"""Scenarios S1-S8: each runs against a started `Server` and returns flat metrics (ms, us, KB, /s)."""
+"""Scenarios S1-S9: each runs against a started `Server` and returns flat metrics (ms, us, KB, /s).
+
+Every result carries the raw counts behind its figures (`tallies`: expected, opened, completed, refused
+by status, failed by reason) and `ok`: False when anything the scenario sent did not complete as it
+should, and then the figures are not figures (the report prints `FAILED (n/N)` instead).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from benchmarks import loadgen, procstat, tokens
+from benchmarks import chat, loadgen, paced, stats, tokens
+from benchmarks.accounting import Tally, judged
 from benchmarks.contenders import SECRET_KEY, Server
 from benchmarks.dash_app import callback_body
 
 CADENCE_MS = 20.0
 """50 tokens per second."""
-SLO_TTFT_MS = 250.0
-SLO_GAP_MS = 100.0
+BOUND_S = 60.0
+"""Longest wait for streams to open (S4, S8) or end (S3, S7): a stream slower than that failed."""
+RELEASE_S = 10.0
+"""S8: a socket the server still holds this long after its client left is a failure."""
 
 Metrics = dict[str, Any]
 
@@ -43,6 +50,8 @@ class Sizes:
     s6_clients: int = 16
     s7_streams: int = 100
     s8_streams: int = 500
+    s9_max: int = 1600
+    s10_visits: int = 3
 
 
 QUICK = Sizes()
@@ -58,6 +67,8 @@ FULL = Sizes(
     s6_seconds=2.0,
     s7_streams=200,
     s8_streams=1000,
+    s9_max=3200,
+    s10_visits=5,
 )
 
 
@@ -66,31 +77,37 @@ def _cap(server: Server, count: int) -> int:
     return min(count, cap) if cap else count
 
 
-def _measure(server: Server, load: Callable[[], Any]) -> tuple[Any, Metrics]:
-    """Run `load` on the load generator; return its result and what it cost both sides."""
-    before, lg_before, wall = server.sample(), procstat.self_cpu(), time.perf_counter()
-    result = loadgen.run(load)
-    wall = time.perf_counter() - wall
-    after = server.sample()
-    return result, {
-        "server_cpu_s": after.cpu_s - before.cpu_s,
-        "loadgen_cpu_s": procstat.self_cpu() - lg_before,
-        "wall_s": wall,
-    }
+def chat_requests(server: Server, count: int) -> list[bytes]:
+    """One request per answer for the contender's chat route (tickets signed with the suite's key)."""
+    contender = server.contender
+    return chat.requests(contender.chat_path, count, SECRET_KEY if contender.tickets else None)
 
 
 def warm_up(server: Server) -> None:
-    """A few streams and Dash requests, so lazy imports and caches do not land in the first scenario."""
+    """A few streams and Dash requests, so lazy imports, caches and upstream connections do not land in
+    the first scenario. A warm-up that loses a stream raises: nothing after it would be a figure."""
+    chatty = bool(server.contender.chat_path)
+    requests: bytes | list[bytes] = (
+        chat_requests(server, 10) if chatty else loadgen.stream_request(tokens.Plan(n=20, ms=1))
+    )
 
-    async def load() -> None:
-        streams = loadgen.StreamSet(server.stream_port, tokens.Plan(n=20, ms=1))
+    async def load() -> tuple[list[loadgen.StreamResult], loadgen.RequestStats | None]:
+        streams = loadgen.StreamSet(server.stream_port, requests)
         await streams.open(10)
         await streams.wait(10)
+        calls = None
         if server.contender.serves_dash:
-            requests = [loadgen.http_request("GET", "/"), _callback("light"), _callback("heavy")]
-            await loadgen.closed_loop(server.dash_port, requests, 2, 0.5)
+            dash = [loadgen.http_request("GET", "/"), _callback("light"), _callback("heavy")]
+            calls = await loadgen.closed_loop(server.dash_port, dash, 2, 0.5)
+        return streams.results, calls
 
-    loadgen.run(load)
+    results, calls = loadgen.run(load)  # type: ignore[misc]
+    tallies = {"streams": Tally.of_streams(results, chat.ANSWER_TOKENS if chatty else 20, expected=10)}
+    if calls is not None:
+        tallies["dash"] = Tally.of_requests(calls)
+    warm = judged({}, **tallies)
+    if not warm["ok"]:
+        raise RuntimeError(f"warm-up failed: {warm['failure']}")
 
 
 def _callback(name: str) -> bytes:
@@ -107,120 +124,67 @@ def s1_event_cost(server: Server, sizes: Sizes) -> Metrics:
         await streams.wait(60)
         return streams.results
 
-    results, cost = _measure(server, load)
-    events = sum(r.events for r in results)
-    return {
+    results, cost = paced.measure(server, load)
+    events = sum(r.tokens for r in results)
+    metrics = {
         **cost,
         "events": events,
-        "complete": sum(1 for r in results if r.done and r.events == plan.n),
         "cpu_us_per_event": cost["server_cpu_s"] / max(events, 1) * 1e6,
         "events_per_s": events / cost["wall_s"],
     }
+    return judged(metrics, streams=Tally.of_streams(results, plan.n, expected=sizes.s1_streams))
 
 
-def _paced_probe(server: Server, count: int, sizes: Sizes) -> Metrics:
+def s2_capacity(server: Server, sizes: Sizes, start: int = 400, fine: bool = False) -> Metrics:
+    """The most concurrent streams of the token source at 50 tokens/s that meet the SLO."""
     plan = tokens.Plan(n=int(sizes.s2_seconds * 1000 / CADENCE_MS), ms=CADENCE_MS)
-
-    async def load() -> list[loadgen.StreamResult]:
-        streams = loadgen.StreamSet(server.stream_port, plan)
-        await streams.open(count, sizes.s2_ramp)
-        await streams.wait(sizes.s2_seconds + 3)
-        return streams.results
-
-    results, cost = _measure(server, load)
-    summary = loadgen.summarize_streams(results, plan.n)
-    good = loadgen.goodput(results, SLO_TTFT_MS, SLO_GAP_MS, plan.n)
-    passed = (
-        summary["complete"] >= 0.99 * count
-        and summary["ttft_p99_ms"] is not None
-        and summary["ttft_p99_ms"] <= SLO_TTFT_MS
-        and summary["itl_p99_ms"] is not None
-        and summary["itl_p99_ms"] <= SLO_GAP_MS
-    )
-    events = max(summary["events"] or 0, 1)
-    return {
-        "streams": count,
-        **summary,
-        "goodput": good,
-        "passed": passed,
-        **cost,
-        "cpu_us_per_event": cost["server_cpu_s"] / events * 1e6,
-        "loadgen_busy": cost["loadgen_cpu_s"] / cost["wall_s"],
-    }
+    request = loadgen.stream_request(plan)
+    return _sweep(server, sizes, lambda _: request, plan.n, sizes.s2_max, start, fine)
 
 
-def s2_capacity(server: Server, sizes: Sizes, start: int = 200, fine: bool = False) -> Metrics:
-    """The most concurrent streams at 50 tokens/s that meet the SLO (geometric search, bounded).
+def _sweep(
+    server: Server,
+    sizes: Sizes,
+    requests_for: Callable[[int], bytes | list[bytes]],
+    expected_tokens: int,
+    maximum: int,
+    start: int,
+    fine: bool,
+) -> Metrics:
+    """`paced.capacity` over probes of answers `expected_tokens` long, on a fresh, warm server after a
+    failed probe."""
+    seconds = expected_tokens * CADENCE_MS / 1000
 
-    From `start` it steps by 2x (by 1.25x when `fine`, i.e. `start` is an earlier round's answer) until
-    the verdict flips, then bisects geometrically.
-    """
-    factor = 1.25 if fine else 2.0
-    probes: list[Metrics] = []
-
-    def probe(count: int) -> bool:
-        result = _paced_probe(server, count, sizes)
-        probes.append(result)
+    def probe_at(count: int) -> Metrics:
+        requests = requests_for(count)
+        result = paced.probe(server, requests, count, expected_tokens, sizes.s2_ramp, seconds + 3)
         if not result["passed"]:
             server.restart()  # a server left behind by a failed probe would skew the next one
-        return bool(result["passed"])
+            warm_up(server)
+        return result
 
-    low, high = 0, None
-    count = max(8, min(start, sizes.s2_max))
-    while True:
-        if probe(count):
-            low = count
-            if count >= sizes.s2_max or (high and count * factor >= high):
-                break
-            count = min(int(count * factor), sizes.s2_max)
-        else:
-            high = count
-            if low or count <= 8:
-                break
-            count = max(int(count / factor), 8)
-    for _ in range(sizes.s2_bisect if high and not fine else 0):
-        middle = round((max(low, 4) * high) ** 0.5)
-        if middle in (low, high):
-            break
-        if probe(middle):
-            low = middle
-        else:
-            high = middle
-    best = max((p for p in probes if p["passed"]), key=lambda p: p["streams"], default=None)
-    return {
-        "capacity": low,
-        "first_fail": high,
-        "probes": [
-            {k: p[k] for k in ("streams", "passed", "ttft_p99_ms", "itl_p99_ms", "goodput")} for p in probes
-        ],
-        "at_capacity": {k: v for k, v in (best or {}).items() if k != "streams"},
-    }
+    return paced.capacity(probe_at, start=start, maximum=maximum, bisect=sizes.s2_bisect, fine=fine)
 
 
 def s3_storm(server: Server, sizes: Sizes) -> Metrics:
-    """Many streams opened at the same instant: the TTFT distribution."""
+    """Many streams opened at the same instant: the TTFT distribution, every stream read to its end."""
     count = sizes.s3_streams
     plan = tokens.Plan(n=20, ms=CADENCE_MS)
-    timeout = 10.0
 
     async def load() -> list[loadgen.StreamResult]:
         streams = loadgen.StreamSet(server.stream_port, plan)
         await streams.open(count)
-        await streams.wait(timeout)
+        await streams.wait(BOUND_S)
         return streams.results
 
-    results, cost = _measure(server, load)
-    ttfts = np.array([r.ttft if r.ttft is not None else timeout for r in results]) * 1000
-    return {
-        "streams": count,
-        "no_first_token": int(sum(1 for r in results if r.ttft is None)),
-        "ttft_p50_ms": float(np.percentile(ttfts, 50)),
-        "ttft_p90_ms": float(np.percentile(ttfts, 90)),
-        "ttft_p99_ms": float(np.percentile(ttfts, 99)),
-        "ttft_max_ms": float(ttfts.max()),
-        "ttft_cdf_ms": [round(float(v), 2) for v in np.percentile(ttfts, np.arange(0, 101, 2))],
-        **cost,
-    }
+    results, cost = paced.measure(server, load)
+    ttfts = sorted(r.ttft * 1000 for r in results if r.ttft is not None)
+    metrics: Metrics = {"streams": count, **cost}
+    if ttfts:
+        metrics |= {f"ttft_p{q}_ms": stats.percentile(ttfts, q) for q in (50, 90, 99)}
+        metrics["ttft_max_ms"] = ttfts[-1]
+        metrics["ttft_cdf_ms"] = [round(stats.percentile(ttfts, q), 2) for q in range(0, 101, 2)]
+    return judged(metrics, streams=Tally.of_streams(results, plan.n, expected=count))
 
 
 def s4_idle_memory(server: Server, sizes: Sizes) -> Metrics:
@@ -228,25 +192,25 @@ def s4_idle_memory(server: Server, sizes: Sizes) -> Metrics:
     count = _cap(server, sizes.s4_streams)
     plan = tokens.Plan(n=2, ms=60_000)
 
-    async def load() -> Metrics:
+    async def load() -> tuple[Metrics, list[loadgen.StreamResult]]:
         await asyncio.sleep(0.5)
         before = server.sample()
         streams = loadgen.StreamSet(server.stream_port, plan)
         await streams.open(count, 0.5)
-        opened = await streams.wait_first_events(20)
+        await streams.wait_first_tokens(BOUND_S)
         await asyncio.sleep(1.0)
         after = server.sample()
-        streams.abort()
+        streams.leave()
         await asyncio.sleep(0.5)
         return {
             "streams": count,
-            "all_open": opened,
             "kb_per_stream": (after.rss_kb - before.rss_kb) / count,
             "fds_per_stream": (after.fds - before.fds) / count,
-        }
+        }, streams.results
 
-    result, cost = _measure(server, load)
-    return {**result, **cost}
+    (metrics, results), cost = paced.measure(server, load)
+    tally = Tally.of_streams(results, None, expected=count, held=True)
+    return judged({**metrics, **cost}, streams=tally)
 
 
 def s5_interference(server: Server, sizes: Sizes) -> Metrics:
@@ -264,18 +228,19 @@ def s5_interference(server: Server, sizes: Sizes) -> Metrics:
         await streams.wait(sizes.s5_seconds + 10)
         return streams.results, calls
 
-    (results, calls), cost = _measure(server, load)
-    summary = loadgen.summarize_streams(results, plan.n)
-    return {
+    (results, calls), cost = paced.measure(server, load)
+    summary = stats.summarize_streams(results)
+    metrics = {
         "streams": count,
-        **{k: summary[k] for k in ("complete", "itl_p50_ms", "itl_p99_ms", "itl_max_ms", "ttft_p99_ms")},
+        **{k: summary[k] for k in ("itl_p50_ms", "itl_p99_ms", "itl_max_ms", "ttft_p99_ms")},
         "gap_p99_over_cadence": (summary["itl_p99_ms"] or 0) / CADENCE_MS,
         "callbacks": len(calls.latencies),
-        "callback_failures": calls.failures,
-        "callback_p50_ms": loadgen.pct(calls.latencies, 50),
-        "callback_p99_ms": loadgen.pct(calls.latencies, 99),
+        "callback_p50_ms": stats.pct(calls.latencies, 50),
+        "callback_p99_ms": stats.pct(calls.latencies, 99),
         **cost,
     }
+    streams = Tally.of_streams(results, plan.n, expected=count)
+    return judged(metrics, streams=streams, callbacks=Tally.of_requests(calls))
 
 
 def _asset_path(server: Server) -> str:
@@ -292,26 +257,41 @@ def _asset_path(server: Server) -> str:
     return scripts[0].decode() if scripts else "/_dash-layout"
 
 
-def s6_dash_side(server: Server, sizes: Sizes) -> Metrics:
-    """Closed-loop Dash traffic, one kind at a time: page, an asset, the light callback."""
-    kinds = {
+def s6_requests(server: Server) -> dict[str, bytes]:
+    """S6's kinds of Dash request: the page, one of its scripts, the light callback."""
+    return {
         "page": loadgen.http_request("GET", "/"),
         "asset": loadgen.http_request("GET", _asset_path(server)),
         "callback": _callback("light"),
     }
+
+
+def s6_dash_side(server: Server, sizes: Sizes) -> Metrics:
+    """Closed-loop Dash traffic, one kind at a time: page, an asset, the light callback."""
     metrics: Metrics = {}
-    for kind, request in kinds.items():
+    tallies: dict[str, Tally] = {}
+    for kind, request in s6_requests(server).items():
 
         async def load(request: bytes = request) -> loadgen.RequestStats:
             return await loadgen.closed_loop(server.dash_port, [request], sizes.s6_clients, sizes.s6_seconds)
 
-        stats, cost = _measure(server, load)
-        done = len(stats.latencies)
-        metrics[f"{kind}_per_s"] = done / stats.seconds
-        metrics[f"{kind}_p99_ms"] = loadgen.pct(stats.latencies, 99)
-        metrics[f"{kind}_failures"] = stats.failures
+        calls, cost = paced.measure(server, load)
+        done = len(calls.latencies)
+        metrics[f"{kind}_per_s"] = done / calls.seconds
+        metrics[f"{kind}_p99_ms"] = stats.pct(calls.latencies, 99)
         metrics[f"{kind}_cpu_us"] = cost["server_cpu_s"] / max(done, 1) * 1e6
-    return metrics
+        metrics["server_core_foreign"] = max(
+            metrics.get("server_core_foreign", 0.0), cost["server_core_foreign"]
+        )
+        tallies[kind] = Tally.of_requests(calls)
+    return judged(metrics, **tallies)
+
+
+def s7_proxy(server: Server, sizes: Sizes) -> Metrics:
+    """Chat answers through the contender's chat path at 50 tokens/s: CPU per token, TTFT, gaps."""
+    count = sizes.s7_streams
+    result = paced.probe(server, chat_requests(server, count), count, chat.ANSWER_TOKENS, 0.5, BOUND_S)
+    return {**result, "slo_met": result.pop("passed")}
 
 
 def s8_disconnect_storm(server: Server, sizes: Sizes) -> Metrics:
@@ -319,19 +299,20 @@ def s8_disconnect_storm(server: Server, sizes: Sizes) -> Metrics:
     count = _cap(server, sizes.s8_streams)
     plan = tokens.Plan(n=1_000_000, ms=CADENCE_MS)
 
-    async def load() -> Metrics:
+    async def load() -> tuple[Metrics, list[loadgen.StreamResult]]:
         await asyncio.sleep(0.3)
         baseline = server.stream_sample()
         streams = loadgen.StreamSet(server.stream_port, plan)
         await streams.open(count, 0.5)
-        await streams.wait_first_events(20)
+        await streams.wait_first_tokens(BOUND_S)
         await asyncio.sleep(0.5)
         loaded = server.stream_sample()
         left = time.perf_counter()
-        streams.abort()
-        released = None
-        while time.perf_counter() - left < 10:
-            if server.stream_sample().fds <= baseline.fds + 1:
+        streams.leave()
+        released, still_open = None, 0
+        while time.perf_counter() - left < RELEASE_S:
+            still_open = server.stream_sample().fds - baseline.fds - 1  # one fd may be a reused socket
+            if still_open <= 0:
                 released = time.perf_counter() - left
                 break
             await asyncio.sleep(0.01)
@@ -341,14 +322,20 @@ def s8_disconnect_storm(server: Server, sizes: Sizes) -> Metrics:
         return {
             "streams": count,
             "release_all_ms": None if released is None else released * 1000,
+            "sockets_kept": max(still_open, 0),
             "fds_left": settled.fds - baseline.fds,
             "generators_left": active,
             "rss_growth_kb": settled.rss_kb - baseline.rss_kb,
             "rss_loaded_kb": loaded.rss_kb - baseline.rss_kb,
-        }
+        }, streams.results
 
-    result, cost = _measure(server, load)
-    return {**result, **cost}
+    (metrics, results), cost = paced.measure(server, load)
+    tally = Tally.of_streams(results, None, expected=count, held=True)
+    kept = min(metrics["sockets_kept"], count)
+    released = Tally(
+        count, count, count - kept, failed=Counter({f"open {RELEASE_S:g} s after": kept} if kept else {})
+    )
+    return judged({**metrics, **cost}, streams=tally, released=released)
 
 
 async def _read_active(server: Server) -> int | None:
@@ -362,37 +349,8 @@ async def _read_active(server: Server) -> int | None:
         return None
 
 
-CHAT = {"messages": [{"role": "user", "content": "Why stream?"}], "model": "sim"}
-
-
-def s7_proxy(server: Server, sizes: Sizes) -> Metrics:
-    """Paced streams through the whole path: for `hybrid-proxy` the chat route, the openai SDK and the
-    simulator; for `hybrid` the same shape from the benchmark token source, as the reference."""
-    count = sizes.s7_streams
-    request: bytes | list[bytes]
-    if server.contender.upstream:  # the chat route takes tickets, as the chat page's callback signs them
-        from hybrid.tickets import TicketSigner
-
-        signer = TicketSigner(server.contender.env.get("HYBRID_SECRET_KEY", SECRET_KEY))
-        request = [
-            loadgen.http_request(
-                "POST", "/api/stream", json.dumps({"ticket": signer.issue(CHAT)}).encode(), close=True
-            )
-            for _ in range(count)
-        ]
-    else:
-        request = loadgen.stream_request(tokens.Plan(n=100, ms=CADENCE_MS))
-
-    async def load() -> list[loadgen.StreamResult]:
-        streams = loadgen.StreamSet(server.stream_port, request)
-        await streams.open(count, 0.5)
-        await streams.wait(20)
-        return streams.results
-
-    results, cost = _measure(server, load)
-    summary = loadgen.summarize_streams(results)
-    return {
-        **summary,
-        "cpu_us_per_event": cost["server_cpu_s"] / max(summary["events"] or 0, 1) * 1e6,
-        **cost,
-    }
+def s9_proxy_capacity(server: Server, sizes: Sizes, start: int = 200, fine: bool = False) -> Metrics:
+    """The most concurrent chat answers through the contender's chat path at 50 tokens/s within the SLO
+    (each probe signs its tickets just before it opens the streams: they expire)."""
+    requests_for = functools.partial(chat_requests, server)
+    return _sweep(server, sizes, requests_for, chat.ANSWER_TOKENS, sizes.s9_max, start, fine)

@@ -1,21 +1,25 @@
 """The one token source every contender streams: same tokens, same payload, same cadence.
 
-A stream is `n` events of `TOKEN`, the first after `wait_ms`, then one every `ms` milliseconds on an
-absolute schedule (no drift). `ms=0` means back to back. The async and sync flavours differ only in how
-they sleep; `active` counts the generators alive in this process (read by the disconnect scenario).
+A stream is `n` events of `TOKEN` (or of given text), the first after `wait_ms`, then one every `ms`
+milliseconds on an absolute schedule (no drift). `ms=0` means back to back. The async and sync flavours
+differ only in how they sleep; `active` counts the generators alive in this process (read by the
+disconnect scenario).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 TOKEN = " token"
 """The delta every event carries: 6 characters, about one English token."""
 
 STREAM_PATH = "/bench/stream"
+CHAT_PATH = "/bench/chat"
+"""The SDK recipes' chat route (`benchmarks.apps.*_proxy`)."""
 ACTIVE_PATH = "/bench/active"
 
 active = 0
@@ -39,8 +43,8 @@ class Plan:
         )
 
 
-async def atokens(plan: Plan) -> AsyncIterator[str]:
-    """The stream's deltas for asyncio servers."""
+async def atokens(plan: Plan, text: Sequence[str] = ()) -> AsyncIterator[str]:
+    """The stream's deltas for asyncio servers: `TOKEN`, or `text[i]` when `text` is given."""
     global active
     active += 1
     try:
@@ -53,7 +57,7 @@ async def atokens(plan: Plan) -> AsyncIterator[str]:
                 await asyncio.sleep(delay)
             elif index and step == 0 and index % 64 == 0:
                 await asyncio.sleep(0)  # back to back, but let other streams in now and then
-            yield TOKEN
+            yield text[index] if text else TOKEN
             due += step
     finally:
         active -= 1
@@ -77,8 +81,14 @@ def tokens(plan: Plan) -> Iterator[str]:
 
 
 def sse_message(delta: str) -> bytes:
-    """The wire form of one delta for contenders that do not use `hybrid.sse` (tokens hold no newline)."""
-    return f"data: {delta}\n\n".encode()
+    """The wire form of one delta for contenders that do not use `hybrid.sse`: one message, every line
+    of the delta on its own `data:` line, as the SSE standard (and hybrid) frame it."""
+    return ("data: " + delta.replace("\n", "\ndata: ") + "\n\n").encode()
 
 
 DONE = b"data: [DONE]\n\n"
+
+
+def content(chunk: Any) -> str | None:
+    """The text delta of one of the openai SDK's `ChatCompletionChunk`s (None when it carries none)."""
+    return chunk.choices[0].delta.content if chunk.choices else None

@@ -1,7 +1,8 @@
 """Helpers for testing hybrid apps over real HTTP, as hybrid's own tests and benchmarks do.
 
 A test starts the app in a real server process on a loopback port (`free_port`) and waits for it to
-answer (`wait_until_answering`) before it speaks HTTP to it.
+answer (`wait_until_answering`) before it speaks HTTP to it; `chat_ticket` makes the body the chat page
+would post; `CHROMIUM` and `CHROMIUM_ARGS` launch Debian's Chromium headless through Playwright.
 """
 
 from __future__ import annotations
@@ -10,8 +11,21 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",  # else it keeps calling home, and a closed network refuses it
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -33,3 +47,10 @@ def wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path, 
         except httpx.HTTPError:
             time.sleep(0.05)
     return False
+
+
+def chat_ticket(body: dict[str, Any], secret_key: str, *, user: str | None = None) -> dict[str, str]:
+    """The body the chat page posts to `/api/stream` for `body`: a ticket signed with the server's key."""
+    from hybrid.tickets import TicketSigner
+
+    return {"ticket": TicketSigner(secret_key).issue(body, user=user)}

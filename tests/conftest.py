@@ -14,21 +14,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hybrid.testing import free_port, wait_until_answering
+from hybrid.testing import CHROMIUM, CHROMIUM_ARGS, chat_ticket, free_port, wait_until_answering
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-]
 TEST_SECRET = "hybrid-tests-shared-secret"
 FAST_DEMO = {
     "HYBRID_DEMO_TTFT_MS": "50",
@@ -40,9 +29,7 @@ FAST_DEMO = {
 
 def signed(body: object, secret: str = TEST_SECRET) -> dict[str, str]:
     """The stream request for `body` as the chat page sends it: a ticket signed with the server's key."""
-    from hybrid.tickets import TicketSigner
-
-    return {"ticket": TicketSigner(secret).issue(body)}  # type: ignore[arg-type]
+    return chat_ticket(body, secret)  # type: ignore[arg-type]
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -124,7 +111,7 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield chromium
         chromium.close()
 

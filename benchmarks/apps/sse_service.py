@@ -21,7 +21,7 @@ async def bench_stream(request: Request) -> EventSourceResponse:
             yield {"data": delta}
         yield {"data": "[DONE]"}
 
-    return EventSourceResponse(events())
+    return EventSourceResponse(events(), sep="\n")  # LF framing, as every other contender sends
 
 
 async def bench_active(request: Request) -> PlainTextResponse:

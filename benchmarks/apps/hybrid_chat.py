@@ -1,0 +1,35 @@
+"""The S7 reference: hybrid's own chat path (ticket, chat events, metrics, built-in page) with the answer
+yielded inside the server instead of read from the simulator: what a token costs before any provider."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import hybrid
+from benchmarks import chat, tokens
+from hybrid.providers import ChatRequest, Completion, Reply, Usage
+
+
+class LocalProvider:
+    """The simulator's answer at the simulator's pace, from this process (no upstream)."""
+
+    name = "local"
+
+    def __init__(self, models: Sequence[str]) -> None:
+        self.models = tuple(models)
+
+    def reply(self, request: ChatRequest) -> Reply:
+        return Reply(self._generate(request))
+
+    async def _generate(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
+        async for delta in tokens.atokens(tokens.Plan(n=len(chat.ANSWER), ms=chat.CADENCE_MS), chat.ANSWER):
+            yield delta
+        usage = Usage(prompt_tokens=len(request.messages), completion_tokens=len(chat.ANSWER))
+        yield Completion(model=request.model, finish_reason="stop", usage=usage)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+settings = hybrid.Settings.from_env()
+app = hybrid.create_app(settings=settings, provider=LocalProvider(settings.model_choices or (chat.MODEL,)))
