@@ -4,6 +4,7 @@ server (`tests/apps/chat_component.py`). Every test fails on an uncaught page er
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,14 +88,23 @@ def test_two_chats_stream_at_the_same_time_and_stay_apart(page: Page) -> None:
     expect(chat(page, "scratch").locator(".message")).to_have_count(0)
 
 
-def test_stop_in_one_chat_leaves_the_other_streaming(page: Page) -> None:
+def open_streams(server: Server) -> int:
+    return httpx.get(server.url + "/healthz", timeout=5).json()["streams"]
+
+
+def test_stop_in_one_chat_leaves_the_other_streaming(page: Page, app: Server) -> None:
     send(page, "left", "slow, to be stopped")
     send(page, "right", "slow, to go on")
     expect(answer(page, "left").locator(".message-body")).to_contain_text("left token 2")
+    assert open_streams(app) == 2
     chat(page, "left").locator(".chat-stop").click()
 
     wait_status(page, "left", "stopped", timeout=2_000)
     wait_status(page, "right", "streaming")
+    deadline = time.monotonic() + 2
+    while open_streams(app) != 1:  # the server cancelled the stopped answer, and only that one
+        assert time.monotonic() < deadline, "the stopped answer kept streaming on the server"
+        time.sleep(0.05)
     stopped = text_of(page, "left")
     wait_status(page, "right", "done")
     assert text_of(page, "right").strip().endswith("right token 59")
