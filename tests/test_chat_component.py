@@ -71,6 +71,8 @@ def text_of(page: Page, name: str) -> str:
 
 
 def test_two_chats_stream_at_the_same_time_and_stay_apart(page: Page) -> None:
+    stop = chat(page, "left").locator(".chat-stop")
+    where = stop.bounding_box()
     send(page, "left", "slow alpha")
     send(page, "right", "slow beta")
     for name in ("left", "right"):  # both streaming at once
@@ -81,6 +83,7 @@ def test_two_chats_stream_at_the_same_time_and_stay_apart(page: Page) -> None:
     expect(chat(page, "scratch").locator(".chat-stop")).to_be_disabled()
     for name in ("left", "right"):
         wait_status(page, name, "done")
+    assert stop.bounding_box() == where  # a growing answer does not resize its Chat
     assert "right" not in text_of(page, "left") and text_of(page, "left").strip().endswith("left token 59")
     assert "left" not in text_of(page, "right") and text_of(page, "right").strip().endswith("right token 59")
     expect(chat(page, "left").locator(".user-message")).to_have_text(["slow alpha"])
