@@ -102,6 +102,17 @@ def test_answer_functions_of_every_kind_stream_their_parts() -> None:
     assert answered(coroutine, ["EU"]) == ["whole EU"]
     assert answered(function, ["EU"]) == [SetProps("x", {"value": "EU"}), "done"]
 
+    class Answerer:  # a callable object: its `__call__` decides
+        async def __call__(self, messages: list[Message], region: str) -> str:
+            return f"object {region}"
+
+    class Streamer:
+        async def __call__(self, messages: list[Message], region: str) -> AsyncIterator[str]:
+            yield f"streamed {region}"
+
+    assert answered(Answerer(), ["EU"]) == ["object EU"]
+    assert answered(Streamer(), ["EU"]) == ["streamed EU"]
+
 
 def test_a_sync_generator_runs_off_the_event_loop_and_is_closed_when_the_stream_stops() -> None:
     seen: dict[str, Any] = {}

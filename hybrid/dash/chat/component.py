@@ -214,6 +214,12 @@ async def _parts_of(func: AnswerFunc, messages: list[Message], context: list[Any
         result = await func(messages, *context)
     else:
         result = await asyncio.to_thread(func, messages, *context)
+    if inspect.isawaitable(result):  # a callable object whose `__call__` is a coroutine function
+        result = await result
+    if hasattr(result, "__aiter__"):  # ... or an async generator function
+        async for part in result:
+            yield part
+        return
     for part in [result] if isinstance(result, str | Reasoning | SetProps) else result or ():
         yield part
 
