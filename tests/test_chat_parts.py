@@ -12,6 +12,7 @@ import dash
 import plotly.graph_objects as go
 import pytest
 from dash import Dash, State, html
+from dash._utils import to_json
 
 import hybrid
 from hybrid import Message, Reasoning, SetProps, StreamError
@@ -148,6 +149,20 @@ def test_chat_model_before_create_app_says_what_is_missing() -> None:
         hybrid.Chat("early").model(QUESTION)
 
 
+def rendered(node: Any, class_name: str) -> dict[str, Any]:
+    """The props of the component with `class_name` in a layout's JSON."""
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if item.get("props", {}).get("className") == class_name:
+                return item["props"]
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    raise KeyError(class_name)
+
+
 def test_create_app_finds_chats_in_layout_functions_pages_and_any_prop() -> None:
     first, second, third = hybrid.Chat("first"), hybrid.Chat("second"), hybrid.Chat("third")
     app = Dash(__name__)
@@ -161,7 +176,9 @@ def test_create_app_finds_chats_in_layout_functions_pages_and_any_prop() -> None
     lonely.layout = html.Div(["no chat here"])
     server = hybrid.create_app(lonely, settings=hybrid.Settings(secret_key="k"))
     assert third.stream is None and server.dash_app is lonely
-    assert third.to_plotly_json()["props"]["children"][2].data["connected"] is False  # the page says so
+    markup = to_json(third)  # as a page gets it: the Chat says it is not connected, and cannot send
+    assert "This chat is not connected: hybrid.create_app(app) did not find it" in markup
+    assert rendered(json.loads(markup), "chat-send")["disabled"] is True
 
 
 def test_two_chats_with_one_id_are_refused_with_the_reason() -> None:
@@ -181,7 +198,8 @@ def test_a_served_chat_gets_its_callbacks_its_files_and_says_it_is_connected() -
     assert sign["state"] == [{"id": "region", "property": "value"}]
     scripts = [s["relative_package_path"] for s in app.scripts._resources._resources]
     assert scripts[-1] == "assets/chat.js" and "assets/0-markdown-it.min.js" in scripts
-    assert chat.to_plotly_json()["props"]["children"][2].data["connected"] is True
+    assert "not connected" not in to_json(chat)
+    assert not rendered(json.loads(to_json(chat)), "chat-send").get("disabled")
     with pytest.raises(ValueError, match="served by another app"):
         hybrid.create_app(app, settings=hybrid.Settings(secret_key="k"))
 

@@ -83,17 +83,20 @@ class Chat(html.Div):
                 "ticketRequest": self.store_ids["ticket-request"],
                 "history": bool(history),
                 "examples": list(examples),
-                "connected": False,
             },
         )
+        self._conversation = html.Section(
+            className="chat-conversation", tabIndex="-1", **{"aria-label": "Conversation"}
+        )
+        self._send = html.Button("Send", className="chat-send", type="button", **_named("send", controls))
         root_class = " ".join(part for part in ("hybrid-chat", className) if part)
         super().__init__(
             id=id,
             className=root_class,
             style=style,
             children=[
-                html.Section(className="chat-conversation", tabIndex="-1", **{"aria-label": "Conversation"}),
-                _composer(placeholder, controls, new_chat=new_chat),
+                self._conversation,
+                _composer(placeholder, controls, self._send, new_chat=new_chat),
                 self._config,
                 dcc.Store(id=self.store_ids["ticket-request"]),
                 dcc.Store(id=self.store_ids["ticket"]),
@@ -160,15 +163,26 @@ class Chat(html.Div):
         return self.stream
 
     def to_plotly_json(self) -> dict[str, Any]:
-        # Rendered per page load: by then the page knows whether `create_app` wired this Chat.
-        self._config.data = {**self._config.data, "connected": self.stream is not None}
+        # Rendered per page load, when it is known whether `create_app` wired this Chat: without its
+        # callbacks no script would start, so the page is told here, in the markup itself.
+        connected = self.stream is not None
+        self._conversation.children = None if connected else html.P(NOT_CONNECTED, className="message-error")
+        self._send.disabled = not connected
         return super().to_plotly_json()  # type: ignore[no-any-return]
 
 
-def _composer(placeholder: str, ids: Mapping[str, str], *, new_chat: bool) -> html.Div:
-    def named(control: str) -> dict[str, str]:
-        return {"id": ids[control]} if control in ids else {}
+NOT_CONNECTED = (
+    "This chat is not connected: hybrid.create_app(app) did not find it in the app's layout. Put the Chat "
+    "in app.layout (or a page's layout), build it once at module level, and serve the app with "
+    "hybrid.create_app."
+)
 
+
+def _named(control: str, ids: Mapping[str, str]) -> dict[str, str]:
+    return {"id": ids[control]} if control in ids else {}
+
+
+def _composer(placeholder: str, ids: Mapping[str, str], send: html.Button, *, new_chat: bool) -> html.Div:
     return html.Div(
         className="chat-composer",
         children=[
@@ -179,11 +193,13 @@ def _composer(placeholder: str, ids: Mapping[str, str], *, new_chat: bool) -> ht
                         className="chat-prompt",
                         placeholder=placeholder,
                         rows=1,
-                        **named("prompt"),
+                        **_named("prompt", ids),
                         **{"aria-label": "Message"},
                     ),
-                    html.Button("Send", className="chat-send", type="button", **named("send")),
-                    html.Button("Stop", className="chat-stop", type="button", disabled=True, **named("stop")),
+                    send,
+                    html.Button(
+                        "Stop", className="chat-stop", type="button", disabled=True, **_named("stop", ids)
+                    ),
                 ],
             ),
             html.Div(

@@ -101,7 +101,6 @@
       if (newChat) newChat.addEventListener("click", () => this.newChat());
       window.addEventListener("pagehide", () => this.persist()); // keep the partial answer of a reload mid-stream
       this.renderConversation();
-      if (!config.connected) this.disconnected();
     }
 
     // ---- state ----------------------------------------------------------------------------------
@@ -158,15 +157,6 @@
         box.append(list);
       }
       return box;
-    }
-
-    disconnected() {
-      const box = element("p", { class: "message-error chat-disconnected", role: "alert" });
-      box.textContent =
-        "This chat is not connected: hybrid.create_app(app) did not find it in the app's layout. " +
-        "Put the Chat in app.layout (or a page's layout) and serve the app with hybrid.create_app.";
-      this.view.replaceChildren(box);
-      this.sendButton.disabled = true;
     }
 
     messageElement(message) {
@@ -245,7 +235,7 @@
     }
 
     send(text) {
-      if (this.turn || !this.config.connected || !text || !text.trim()) return false;
+      if (this.turn || !text || !text.trim()) return false;
       this.closeEdits(); // edits apply to the last exchange, which this question replaces
       let conversation = this.current();
       if (!conversation) {
