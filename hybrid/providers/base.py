@@ -1,10 +1,13 @@
-"""The provider interface: a chat request in, an async iterator of text deltas and a final record out."""
+"""The provider interface: a chat request in, an async iterator of text deltas (and reasoning) and a final
+record out."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
+
+from hybrid.parts import Reasoning
 
 Role = Literal["system", "user", "assistant"]
 
@@ -43,28 +46,31 @@ class Completion:
 
 
 class Reply:
-    """The text deltas of one answer; `completion` is set once they end.
+    """The parts of one answer: text deltas and, from reasoning models, `Reasoning`; `completion` is set
+    once they end.
 
-    Providers write an async generator that yields `str` deltas and, last, one `Completion`;
-    `Reply` hands the deltas to `async for` and keeps the record.
+    Providers write an async generator that yields `str` deltas (and `Reasoning`) and, last, one
+    `Completion`; `Reply` hands the parts to `async for` and keeps the record.
     """
 
     __slots__ = ("_items", "completion")
 
-    def __init__(self, items: AsyncIterator[str | Completion]) -> None:
+    def __init__(self, items: AsyncIterator[str | Reasoning | Completion]) -> None:
         self._items = items
         self.completion: Completion | None = None
 
     def __aiter__(self) -> Reply:
         return self
 
-    async def __anext__(self) -> str:
+    async def __anext__(self) -> str | Reasoning:
         item = await self._items.__anext__()
         if type(item) is str:
             return item
-        assert isinstance(item, Completion), f"providers yield str or Completion, not {item!r}"
-        self.completion = item
-        raise StopAsyncIteration
+        if isinstance(item, Completion):
+            self.completion = item
+            raise StopAsyncIteration
+        assert isinstance(item, Reasoning), f"providers yield str, Reasoning or Completion, not {item!r}"
+        return item
 
     async def aclose(self) -> None:
         """Stop the answer early; the provider closes its upstream request."""

@@ -34,15 +34,32 @@ class ChunkDecoder:
     to chat completions, and the lines of a multi-line `data` are joined with LF as the SSE standard
     says.
 
-    `started` turns true with the first text passed on (from then on a retry would duplicate it);
-    `done` once nothing more is to be read: at `[DONE]`, or at a `failure` (an `InStreamError` or a
-    `MalformedChunk`), which the reader raises after passing on the text that came before it.
+    Reasoning models send their thinking before the answer, in `delta.reasoning_content` (vLLM,
+    DeepSeek, SGLang) or `delta.reasoning` (Ollama, OpenRouter): after each `feed`, `reasoning` holds
+    the thinking of the events it read (empty if none), which comes before their text.
+
+    `started` turns true with the first text or thinking passed on (from then on a retry would
+    duplicate it, and the model counts as answering for the deadlines); `done` once nothing more is to
+    be read: at `[DONE]`, or at a `failure` (an `InStreamError` or a `MalformedChunk`), which the reader
+    raises after passing on the text that came before it.
     """
 
-    __slots__ = ("_pending", "done", "failure", "finish_reason", "model", "started", "usage")
+    __slots__ = (
+        "_pending",
+        "_thinking",
+        "done",
+        "failure",
+        "finish_reason",
+        "model",
+        "reasoning",
+        "started",
+        "usage",
+    )
 
     def __init__(self) -> None:
         self._pending = b""  # the start of an event whose blank line has not arrived yet
+        self._thinking: list[str] = []  # the reasoning of the events being read
+        self.reasoning = ""
         self.started = False
         self.done = False
         self.failure: InStreamError | MalformedChunk | None = None
@@ -58,6 +75,7 @@ class ChunkDecoder:
         blocks = buffer.split(b"\n\n")
         self._pending = blocks.pop()
         texts: list[str] = []
+        self.reasoning = ""
         for block in blocks:
             # The usual event is one `data: ` line; anything else is read line by line.
             payload = block[6:] if block[:6] == b"data: " and b"\n" not in block else _data(block)
@@ -71,6 +89,10 @@ class ChunkDecoder:
                 texts.append(text)
             if self.done:
                 break
+        if self._thinking:
+            self.reasoning = "".join(self._thinking)
+            self._thinking.clear()
+            self.started = True
         if not texts:
             return ""
         self.started = True
@@ -93,8 +115,11 @@ class ChunkDecoder:
         if choices:
             choice = choices[0]
             delta = choice.get("delta")
-            if delta:  # the place reasoning (`reasoning_content`) and tool-call deltas will be read
+            if delta:  # (the place tool-call deltas will be read)
                 text = delta.get("content")
+                thinking = delta.get("reasoning_content") or delta.get("reasoning")
+                if thinking and isinstance(thinking, str):
+                    self._thinking.append(thinking)
             reason = choice.get("finish_reason")
             if reason:
                 self.finish_reason = reason

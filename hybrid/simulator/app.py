@@ -7,6 +7,9 @@ Routes:
 * `GET /v1/models` lists the model;
 * `GET /_sim/requests` is the request log: when each request started, sent its first content, and when its
   connection closed (epoch seconds, `time.time()`), and how it ended; `DELETE /_sim/requests` clears it.
+
+With `reasoning=N` it streams N chunks of thinking first, as reasoning models do; with
+`rejects_max_tokens=1` it refuses `max_tokens` as OpenAI's reasoning models do.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from hybrid.simulator.scenario import DirectiveError, Scenario, answer_tokens, split_model
+from hybrid.simulator.scenario import DirectiveError, Scenario, answer_tokens, split_model, thinking_tokens
 
 LOG_SIZE = 10_000
 """Requests the log keeps (the oldest are dropped), so long benchmarks run in bounded memory."""
@@ -57,6 +60,8 @@ class RequestRecord:
     """Content chunks sent."""
     request_id: str | None = None
     """The request's `X-Request-ID` header."""
+    limit_param: str | None = None
+    """How the answer's length was limited: `max_tokens`, `max_completion_tokens` or None."""
 
     def close(self, outcome: str, at: float | None = None) -> None:
         self.outcome = outcome
@@ -132,8 +137,19 @@ class Simulator:
             include_usage=bool(stream_options.get("include_usage")),
             started=time.time(),
             request_id=request.headers.get("x-request-id"),
+            limit_param=next((key for key in ("max_tokens", "max_completion_tokens") if key in body), None),
         )
         self.log.append(record)
+        if scenario.rejects_max_tokens and "max_tokens" in body:
+            record.close("status")
+            return _error(
+                400,
+                "unsupported_parameter",
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "invalid_request_error",
+                param="max_tokens",
+            )
         if scenario.status is not None:
             record.close("status")
             headers = {} if scenario.retry_after is None else {"Retry-After": f"{scenario.retry_after:g}"}
@@ -154,6 +170,7 @@ class Answer:
         tokens = answer_tokens(count)
         step = scenario.tokens_per_chunk
         self.chunks = ["".join(tokens[i : i + step]) for i in range(0, count, step)]
+        self.thinking = thinking_tokens(scenario.reasoning)
         self.usage = {
             "prompt_tokens": _prompt_tokens(body.get("messages", [])),
             "completion_tokens": count,
@@ -188,7 +205,16 @@ class Answer:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "".join(self.chunks), "refusal": None},
+                        "message": {
+                            "role": "assistant",
+                            "content": "".join(self.chunks),
+                            "refusal": None,
+                            **(
+                                {self.scenario.reasoning_field: "".join(self.thinking)}
+                                if self.thinking
+                                else {}
+                            ),
+                        },
                         "logprobs": None,
                         "finish_reason": self.finish_reason,
                     }
@@ -229,6 +255,14 @@ class Answer:
         role = '{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}'
         await _body(send, f"{head}{role}]{usage_null}}}\n\n")
         due = loop.time() + scenario.ttft_ms / 1000
+        for thought in self.thinking:  # paced like the answer; `first_content` is the answer's
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            delta = f'{{"{scenario.reasoning_field}":{json.dumps(thought, ensure_ascii=False)}}}'
+            choice = f'{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":null}}'
+            await _body(send, f"{head}{choice}]{usage_null}}}\n\n")
+            due += scenario.token_ms / 1000
         for index in range(len(self.chunks) + 1):
             if index == scenario.cut_after:
                 record.close("cut")
@@ -316,9 +350,15 @@ def _status_error(status: int, headers: dict[str, str]) -> JSONResponse:
 
 
 def _error(
-    status: int, code: str | None, message: str, type: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str | None,
+    message: str,
+    type: str,
+    headers: dict[str, str] | None = None,
+    *,
+    param: str | None = None,
 ) -> JSONResponse:
-    body = {"error": {"message": message, "type": type, "param": None, "code": code}}
+    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
