@@ -28,7 +28,7 @@ from tests.test_soak import rss_kib
 ANSWERS = int(os.environ.get("HYBRID_SOAK_RESUMES", "40"))
 ROUNDS = 3
 ABANDON_SHARE = 0.1
-GRACE = max(1.0, ANSWERS / 60)
+GRACE = max(3.0, ANSWERS / 60)
 """Long enough for every client to come back under this load (a later resume finds the answer gone)."""
 DB = 5
 """A Redis database of its own: what the test counts there is this server's only."""
