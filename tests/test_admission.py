@@ -8,6 +8,7 @@ import pytest
 
 from hybrid import ApiError, ClientLimiter
 from hybrid.tickets import TicketSigner
+from tests.conftest import run_async
 
 
 def test_a_full_client_table_forgets_the_idle_client_seen_longest_ago() -> None:
@@ -66,14 +67,14 @@ def test_used_tickets_are_remembered_until_they_expire_and_no_longer() -> None:
             await signer.verify(signer.issue({}))
             assert len(signer) <= 2 * 1500
 
-    asyncio.run(scenario())
+    run_async(scenario())
     assert len(signer) < 1500 + 1024
 
 
 def test_a_ticket_is_accepted_once() -> None:
     signer = TicketSigner("key")
     ticket = signer.issue({"messages": []})
-    assert asyncio.run(signer.verify(ticket)) == {"messages": []}
+    assert run_async(signer.verify(ticket)) == {"messages": []}
     with pytest.raises(ApiError) as replay:
-        asyncio.run(signer.verify(ticket))
+        run_async(signer.verify(ticket))
     assert replay.value.type == "ticket_used"
