@@ -234,9 +234,9 @@ async def answer_with_tools(
     context = context or ToolContext()
     specs = toolbox.specs()
     messages = list(request.messages)
-    for round in range(max_rounds + 1):
+    for rounds_done in range(max_rounds + 1):
         text: list[str] = []
-        asked = dataclasses.replace(request, messages=messages, tools=specs)
+        asked = dataclasses.replace(request, messages=tuple(messages), tools=specs)
         async with contextlib.aclosing(provider.reply(asked)) as reply:
             async for delta in reply:
                 if type(delta) is str:
@@ -250,7 +250,7 @@ async def answer_with_tools(
         calls = completion.tool_calls
         if not calls:
             return
-        if round == max_rounds:
+        if rounds_done == max_rounds:
             raise StreamError(
                 f"the model was still calling tools after {max_rounds} rounds of them", type="tool_rounds"
             )

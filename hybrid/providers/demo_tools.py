@@ -29,7 +29,7 @@ _NUMBER_WORDS = {
 
 def demo_calls(message: str, tools: Sequence[dict[str, Any]]) -> list[ToolCall]:
     """The calls the demo makes for `message` among `tools` (OpenAI specs), in the order they are offered."""
-    words = [(match.group().lower(), match.start()) for match in _WORD.finditer(message)]
+    words = _WORD.findall(message.lower())
     calls = []
     for spec in tools:
         function = spec.get("function") or {}
@@ -51,7 +51,7 @@ def results_answer(messages: Sequence[Message]) -> str:
         results.insert(0, message)
     asked = next((m for m in reversed(messages) if m.tool_calls), None)
     names = {call.call_id: call for call in asked.tool_calls} if asked else {}
-    parts = ["Here is what the tools gave (the demo model reads results, a real model explains them):"]
+    parts = ["Here is what the tools gave (the demo model lists their results; a real model explains them):"]
     for result in results:
         call = names.get(result.tool_call_id or "")
         title = f"**{call.name}**({_shown(call.arguments)})" if call else "**a tool**"
@@ -59,14 +59,14 @@ def results_answer(messages: Sequence[Message]) -> str:
     return "\n\n".join(parts)
 
 
-def _named_at(name: str, words: list[tuple[str, int]]) -> list[int] | None:
+def _named_at(name: str, words: list[str]) -> list[int] | None:
     """The positions (in `words`) of the words of `name` when all of them are in the message, else None."""
     wanted = [word.lower() for word in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
     if not wanted:
         return None
     found = []
     for word in wanted:
-        index = next((i for i, (seen, _) in enumerate(words) if _same(seen, word)), None)
+        index = next((i for i, seen in enumerate(words) if _same(seen, word)), None)
         if index is None:
             return None
         found.append(index)
@@ -77,9 +77,7 @@ def _same(seen: str, word: str) -> bool:
     return seen == word or seen == word + "s" or word == seen + "s"
 
 
-def _arguments(
-    schema: dict[str, Any], message: str, words: list[tuple[str, int]], where: list[int]
-) -> dict[str, Any]:
+def _arguments(schema: dict[str, Any], message: str, words: list[str], where: list[int]) -> dict[str, Any]:
     arguments: dict[str, Any] = {}
     for name, prop in (schema.get("properties") or {}).items():
         value = _value(prop, message, words, where)
@@ -88,7 +86,7 @@ def _arguments(
     return arguments
 
 
-def _value(prop: dict[str, Any], message: str, words: list[tuple[str, int]], where: list[int]) -> Any:
+def _value(prop: dict[str, Any], message: str, words: list[str], where: list[int]) -> Any:
     """The value of one parameter the message gives, nearest to the tool's name; None if it gives none."""
     choices = prop.get("enum") or [
         choice for option in prop.get("anyOf", []) for choice in option.get("enum", [])
@@ -98,7 +96,7 @@ def _value(prop: dict[str, Any], message: str, words: list[tuple[str, int]], whe
         return _nearest(mentioned, where)
     kind = prop.get("type")
     if kind in ("integer", "number"):
-        numbers = [(i, _number(seen)) for i, (seen, _) in enumerate(words)]
+        numbers = [(i, _number(seen)) for i, seen in enumerate(words)]
         value = _nearest([(i, n) for i, n in numbers if n is not None], where)
         return int(value) if kind == "integer" and value is not None else value
     if kind == "string":
@@ -107,11 +105,10 @@ def _value(prop: dict[str, Any], message: str, words: list[tuple[str, int]], whe
     return None
 
 
-def _mentions(choice: Any, words: list[tuple[str, int]]) -> list[int]:
+def _mentions(choice: Any, words: list[str]) -> list[int]:
     """Where the words of `choice` (a string) appear in the message, one after the other."""
-    wanted = [word.lower() for word in _WORD.findall(choice)] if isinstance(choice, str) else []
-    seen = [word for word, _ in words]
-    return [i for i in range(len(seen)) if wanted and seen[i : i + len(wanted)] == wanted]
+    wanted = _WORD.findall(choice.lower()) if isinstance(choice, str) else []
+    return [i for i in range(len(words)) if wanted and words[i : i + len(wanted)] == wanted]
 
 
 def _number(word: str) -> float | None:
