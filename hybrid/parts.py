@@ -1,12 +1,16 @@
 """What an answer is made of besides its text: the parts an answer function (or a provider) yields.
 
 A `str` is text, shown as the answer. The other parts travel as named SSE events, so a plain
-dash-extensions `SSE(concat=True)` still reads the text alone, and hybrid's chat shows them apart.
-The tool parts (`ToolCallDelta`, `ToolCall`, `ToolResult`) give their event with `event()`.
+dash-extensions `SSE(concat=True)` still reads the text alone, and hybrid's chat shows them apart:
+
+* `Reasoning` as `event: reasoning`, its data the text as a JSON string;
+* `SetProps` as `event: set_props`, its data `{"id": ..., "props": {...}}`;
+* the tool parts (`ToolCallDelta`, `ToolCall`, `ToolResult`) as the event their `event()` gives.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,3 +95,26 @@ class ToolResult:
 
 Part = str | Reasoning | SetProps | ToolCallDelta | ToolCall | ToolResult
 """One piece of an answer, in the order it is shown."""
+
+
+def to_item(part: Part | Event, plain: Callable[[Any], Any] | None = None) -> str | Event:
+    """What the stream writes for `part`: text as it is, the other parts as named events.
+
+    `plain` turns a `SetProps`' values into plain JSON data (the Dash side passes Dash's own encoding,
+    so figures and components work); an `Event` passes through, for metadata of the developer's own.
+    """
+    if type(part) is str:
+        return part
+    if isinstance(part, Reasoning):
+        return Event("reasoning", part.text)
+    if isinstance(part, SetProps):
+        props = plain(part.props) if plain is not None else part.props
+        return Event("set_props", {"id": part.component_id, "props": props})
+    if isinstance(part, ToolCallDelta | ToolCall | ToolResult):
+        return part.event()
+    if isinstance(part, Event | str):
+        return part
+    raise TypeError(
+        f"an answer yields text (str), hybrid.Reasoning or hybrid.SetProps, not {type(part).__name__} "
+        "(and what hybrid.tools.answer_with_tools yields)"
+    )

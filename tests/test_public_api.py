@@ -10,6 +10,7 @@ from tests.conftest import ROOT
 EXPORTED = {
     "ApiError",
     "Authorize",
+    "Chat",
     "ChatRequest",
     "ChatStream",
     "ClientLimiter",

@@ -1,8 +1,9 @@
 """The provider interface: a chat request in, an async iterator of deltas and a final record out.
 
-A round with tools: the request offers them (`ChatRequest.tools`), the reply streams text and
-`ToolCallDelta`s, and its `Completion` holds the assembled `ToolCall`s; the calls' results go back as
-`tool` messages in the next request (`hybrid.tools.answer_with_tools` runs that loop).
+A reply streams text, `Reasoning` from reasoning models, and `ToolCallDelta`s. A round with tools: the
+request offers them (`ChatRequest.tools`), and the reply's `Completion` holds the assembled `ToolCall`s;
+the calls' results go back as `tool` messages in the next request (`hybrid.tools.answer_with_tools`
+runs that loop).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from hybrid.parts import ToolCall, ToolCallDelta
+from hybrid.parts import Reasoning, ToolCall, ToolCallDelta
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -61,15 +62,15 @@ class Completion:
     tool_calls: tuple[ToolCall, ...] = ()
 
 
-Delta = str | ToolCallDelta
-"""What a reply streams: text, and the pieces of tool calls."""
+Delta = str | Reasoning | ToolCallDelta
+"""What a reply streams: text, a reasoning model's thinking, and the pieces of tool calls."""
 
 
 class Reply:
     """The deltas of one answer; `completion` is set once they end.
 
-    Providers write an async generator that yields deltas (`str` text, `ToolCallDelta`) and, last, one
-    `Completion`; `Reply` hands the deltas to `async for` and keeps the record.
+    Providers write an async generator that yields deltas (`str` text, `Reasoning`, `ToolCallDelta`)
+    and, last, one `Completion`; `Reply` hands the deltas to `async for` and keeps the record.
     """
 
     __slots__ = ("_items", "completion")
@@ -88,7 +89,9 @@ class Reply:
         if type(item) is Completion:
             self.completion = item
             raise StopAsyncIteration
-        assert isinstance(item, ToolCallDelta), f"providers yield deltas or a Completion, not {item!r}"
+        assert isinstance(item, Reasoning | ToolCallDelta), (
+            f"providers yield deltas or a Completion, not {item!r}"
+        )
         return item
 
     async def aclose(self) -> None:

@@ -41,19 +41,26 @@ class ChunkDecoder:
     Tool calls are assembled by their `index` (the id and name come on a call's first piece, the
     arguments in pieces); `tool_calls()` gives them once the answer has ended.
 
-    `started` turns true with the first delta passed on (from then on a retry would duplicate it);
-    `done` once nothing more is to be read: at `[DONE]`, or at a `failure` (an `InStreamError` or a
+    Reasoning models send their thinking before the answer, in `delta.reasoning_content` (vLLM,
+    DeepSeek, SGLang) or `delta.reasoning` (Ollama, OpenRouter): after each `feed`, `reasoning` holds
+    the thinking of the events it read (empty if none), which comes before their deltas.
+
+    `started` turns true with the first text, thinking or piece of a tool call passed on (from then on
+    a retry would duplicate it, and the model counts as answering for the deadlines); `done` once
+    nothing more is to be read: at `[DONE]`, or at a `failure` (an `InStreamError` or a
     `MalformedChunk`), which the reader raises after passing on the deltas that came before it.
     """
 
     __slots__ = (
         "_calls",
         "_pending",
+        "_thinking",
         "_tool_pieces",
         "done",
         "failure",
         "finish_reason",
         "model",
+        "reasoning",
         "started",
         "usage",
     )
@@ -62,6 +69,8 @@ class ChunkDecoder:
         self._pending = b""  # the start of an event whose blank line has not arrived yet
         self._calls: list[_Call] = []
         self._tool_pieces = False  # the read being decoded holds a piece of a tool call
+        self._thinking: list[str] = []  # the reasoning of the events being read
+        self.reasoning = ""
         self.started = False
         self.done = False
         self.failure: InStreamError | MalformedChunk | None = None
@@ -77,6 +86,7 @@ class ChunkDecoder:
         blocks = buffer.split(b"\n\n")
         self._pending = blocks.pop()
         deltas: list[Any] = []
+        self.reasoning = ""
         for block in blocks:
             # The usual event is one `data: ` line; anything else is read line by line.
             payload = block[6:] if block[:6] == b"data: " and b"\n" not in block else _data(block)
@@ -88,6 +98,10 @@ class ChunkDecoder:
                 self.failure, self.done = exc, True
             if self.done:
                 break
+        if self._thinking:
+            self.reasoning = "".join(self._thinking)
+            self._thinking.clear()
+            self.started = True
         if not deltas:
             return ""
         self.started = True
@@ -116,10 +130,13 @@ class ChunkDecoder:
         if choices:
             choice = choices[0]
             delta = choice.get("delta")
-            if delta:  # the place reasoning (`reasoning_content`) will be read
+            if delta:
                 text = delta.get("content")
                 if text:
                     deltas.append(text)
+                thinking = delta.get("reasoning_content") or delta.get("reasoning")
+                if thinking and isinstance(thinking, str):
+                    self._thinking.append(thinking)
                 fragments = delta.get("tool_calls")
                 if fragments:
                     self._tool_fragments(fragments, deltas)

@@ -6,7 +6,10 @@ streaming response, straight from aiohttp's reader, and decoded by `ChunkDecoder
 
 Retries happen only before the first text (never duplicating text), within the first-token deadline, and
 by this module rather than the SDK, so a long `Retry-After` is reported to the user at once instead of
-waited out in silence.
+waited out in silence. A reasoning model's thinking streams as `hybrid.Reasoning` and counts as answering
+for the deadlines. The answer's length limit is sent as `max_tokens`, which every compatible server knows;
+a model that refuses it for `max_completion_tokens` (OpenAI's reasoning models) is asked again at once
+with that, and so from then on.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import httpx2
 import openai
 
 from hybrid.errors import StreamError
+from hybrid.parts import Reasoning
 from hybrid.providers import upstream
 from hybrid.providers.base import ChatRequest, Completion, Delta, FailureReport, Message, Reply
 from hybrid.providers.chunks import ChunkDecoder, InStreamError, MalformedChunk
@@ -114,6 +118,8 @@ class OpenAIProvider:
         self.token_gap_timeout = token_gap_timeout
         self.retries = retries
         self._report: FailureReport | None = None
+        self._completion_tokens: set[str] = set()
+        """Models that refused `max_tokens`: asked with `max_completion_tokens` instead."""
         timeout = (
             client.timeout if isinstance(client.timeout, httpx2.Timeout) else httpx2.Timeout(client.timeout)
         )
@@ -149,6 +155,9 @@ class OpenAIProvider:
                             yield delta
                     break
                 except UPSTREAM_ERRORS as exc:
+                    if self._wants_completion_tokens(request, exc, decoder.started):
+                        decoder = ChunkDecoder()
+                        continue  # at once, and not counted as a failed attempt
                     wait = self._failed_attempt(request, attempt, exc, decoder.started, deadlines)
                 attempt += 1
                 decoder = ChunkDecoder()
@@ -170,7 +179,8 @@ class OpenAIProvider:
     async def _attempt(
         self, request: ChatRequest, decoder: ChunkDecoder, deadlines: Deadlines
     ) -> AsyncIterator[Delta]:
-        """One request to the provider: its answer's deltas as they arrive, until `[DONE]`."""
+        """One request to the provider: its answer's thinking, text and tool calls as they arrive, until
+        `[DONE]`."""
         deadlines.connecting()
         async with self._request(request) as response:
             read = self.body_reader(response)
@@ -179,6 +189,8 @@ class OpenAIProvider:
                 if not raw:
                     break
                 deltas = decoder.feed(raw)
+                if decoder.reasoning:
+                    yield Reasoning(decoder.reasoning)
                 if not deltas:
                     continue
                 if type(deltas) is str:
@@ -192,6 +204,19 @@ class OpenAIProvider:
                 await _drain(read)
             elif decoder.finish_reason is None:
                 raise StreamCut
+
+    def _wants_completion_tokens(self, request: ChatRequest, exc: BaseException, started: bool) -> bool:
+        """Whether `exc` is the model refusing `max_tokens` for `max_completion_tokens`, as OpenAI's
+        reasoning models do (400, `param: max_tokens`); if so it is asked that way from now on."""
+        if started or request.max_tokens is None or request.model in self._completion_tokens:
+            return False
+        if not isinstance(exc, openai.BadRequestError):
+            return False
+        if exc.param != "max_tokens" and "max_completion_tokens" not in str(exc.message):
+            return False
+        logger.info("%s %s refused max_tokens: asking with max_completion_tokens", self.name, request.model)
+        self._completion_tokens.add(request.model)
+        return True
 
     def _failed_attempt(
         self, request: ChatRequest, attempt: int, exc: BaseException, started: bool, deadlines: Deadlines
@@ -236,7 +261,8 @@ class OpenAIProvider:
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
+            limit = "max_completion_tokens" if request.model in self._completion_tokens else "max_tokens"
+            body[limit] = request.max_tokens
         options: dict[str, Any] = {"timeout": self._answer_timeout}
         if request.request_id:
             options["headers"] = {"X-Request-ID": request.request_id}

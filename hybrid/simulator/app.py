@@ -8,6 +8,9 @@ Routes:
 * `GET /v1/models` lists the model;
 * `GET /_sim/requests` is the request log: when each request started, sent its first content, and when its
   connection closed (epoch seconds, `time.time()`), and how it ended; `DELETE /_sim/requests` clears it.
+
+With `reasoning=N` it streams N chunks of thinking first, as reasoning models do; with
+`rejects_max_tokens=1` it refuses `max_tokens` as OpenAI's reasoning models do.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from hybrid.simulator import tools
-from hybrid.simulator.scenario import DirectiveError, Scenario, answer_tokens, split_model
+from hybrid.simulator.scenario import DirectiveError, Scenario, answer_tokens, split_model, thinking_tokens
 
 _COMPACT = (",", ":")
 LOG_SIZE = 10_000
@@ -60,6 +63,8 @@ class RequestRecord:
     """Content chunks sent (in a tool round: pieces of calls)."""
     request_id: str | None = None
     """The request's `X-Request-ID` header."""
+    limit_param: str | None = None
+    """How the answer's length was limited: `max_tokens`, `max_completion_tokens` or None."""
     tools_offered: list[str] = field(default_factory=list)
     """The names of the tools the request offered."""
     tool_calls_sent: list[dict[str, str]] = field(default_factory=list)
@@ -143,9 +148,20 @@ class Simulator:
             include_usage=bool(stream_options.get("include_usage")),
             started=time.time(),
             request_id=request.headers.get("x-request-id"),
+            limit_param=next((key for key in ("max_tokens", "max_completion_tokens") if key in body), None),
             **_tool_traffic(body),
         )
         self.log.append(record)
+        if scenario.rejects_max_tokens and "max_tokens" in body:
+            record.close("status")
+            return _error(
+                400,
+                "unsupported_parameter",
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "invalid_request_error",
+                param="max_tokens",
+            )
         if scenario.status is not None:
             record.close("status")
             headers = {} if scenario.retry_after is None else {"Retry-After": f"{scenario.retry_after:g}"}
@@ -182,6 +198,7 @@ class Answer:
                 json.dumps({"content": chunk}, ensure_ascii=False, separators=_COMPACT)
                 for chunk in self.chunks
             ]
+        self.thinking = thinking_tokens(scenario.reasoning)
         self.usage = {
             "prompt_tokens": _prompt_tokens(body.get("messages", [])),
             "completion_tokens": count,
@@ -206,6 +223,8 @@ class Answer:
         self.record.chunks = len(self.deltas)
         self.record.close("completed")
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self.chunks), "refusal": None}
+        if self.thinking:
+            message[self.scenario.reasoning_field] = "".join(self.thinking)
         if self.tool_calls:
             message.update(content=None, tool_calls=self.tool_calls)
         return JSONResponse(
@@ -258,6 +277,14 @@ class Answer:
         role = '{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}'
         await _body(send, f"{head}{role}]{usage_null}}}\n\n")
         due = loop.time() + scenario.ttft_ms / 1000
+        for thought in self.thinking:  # paced like the answer; `first_content` is the answer's
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            delta = f'{{"{scenario.reasoning_field}":{json.dumps(thought, ensure_ascii=False)}}}'
+            choice = f'{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":null}}'
+            await _body(send, f"{head}{choice}]{usage_null}}}\n\n")
+            due += scenario.token_ms / 1000
         for index in range(len(self.deltas) + 1):
             if index == scenario.cut_after:
                 record.close("cut")
@@ -364,9 +391,15 @@ def _status_error(status: int, headers: dict[str, str]) -> JSONResponse:
 
 
 def _error(
-    status: int, code: str | None, message: str, type: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str | None,
+    message: str,
+    type: str,
+    headers: dict[str, str] | None = None,
+    *,
+    param: str | None = None,
 ) -> JSONResponse:
-    body = {"error": {"message": message, "type": type, "param": None, "code": code}}
+    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
