@@ -175,11 +175,11 @@ def test_a_model_that_keeps_calling_tools_ends_with_a_notice_after_the_round_lim
 def test_tool_call_deltas_count_as_activity_and_a_tools_run_time_counts_against_no_deadline(
     tools_server: Server,
 ) -> None:
-    # The round of calls streams for about 1.5 s, past the 1 s first-token deadline, in chunks 0.3 s
+    # The round of calls streams for about 1.5 s, past the 1 s first-token deadline, in chunks 0.25 s
     # apart (within the 0.5 s gap); then the tool runs 0.7 s, longer than the gap, before the next round.
     given = json.dumps({"wait": {"seconds": 0.7}})
     stream = ask(
-        tools_server, model(f"tools=wait+tool_args={given}+tool_chunk_chars=4+token_ms=300+tokens=3")
+        tools_server, model(f"tools=wait+tool_args={given}+tool_chunk_chars=3+token_ms=250+tokens=3")
     )
     assert not events(stream, "error")
     assert events(stream, "tool_result")[0]["output"] == "waited 0.7 s"
