@@ -27,7 +27,7 @@ import openai
 from hybrid.errors import StreamError
 from hybrid.parts import Reasoning
 from hybrid.providers import upstream
-from hybrid.providers.base import ChatRequest, Completion, FailureReport, Reply
+from hybrid.providers.base import ChatRequest, Completion, Delta, FailureReport, Message, Reply
 from hybrid.providers.chunks import ChunkDecoder, InStreamError, MalformedChunk
 from hybrid.providers.failures import Failure, StreamCut, classify
 from hybrid.providers.watchdog import Watchdog
@@ -142,17 +142,17 @@ class OpenAIProvider:
         """Close the client's connection pool."""
         await self.client.close()
 
-    async def _generate(self, request: ChatRequest) -> AsyncIterator[str | Reasoning | Completion]:
-        """The answer: attempts until one streams (retrying only before any text), then its record."""
+    async def _generate(self, request: ChatRequest) -> AsyncIterator[Delta | Completion]:
+        """The answer: attempts until one streams (retrying only before any delta), then its record."""
         deadlines = Deadlines(self.first_token_timeout, self.token_gap_timeout)
         decoder = ChunkDecoder()
         attempt = 0
         try:
             while True:
                 try:
-                    async with contextlib.aclosing(self._attempt(request, decoder, deadlines)) as parts:
-                        async for part in parts:
-                            yield part
+                    async with contextlib.aclosing(self._attempt(request, decoder, deadlines)) as deltas:
+                        async for delta in deltas:
+                            yield delta
                     break
                 except UPSTREAM_ERRORS as exc:
                     if self._wants_completion_tokens(request, exc, decoder.started):
@@ -168,14 +168,19 @@ class OpenAIProvider:
             raise self._timed_out(request, attempt, decoder.started) from None
         finally:
             deadlines.watchdog.close()
+        calls = decoder.tool_calls()
+        reason = decoder.finish_reason
+        if calls and reason in (None, "stop"):
+            reason = "tool_calls"  # what some OpenAI-compatible servers say after calls (Ollama: "stop")
         yield Completion(
-            model=decoder.model or request.model, finish_reason=decoder.finish_reason, usage=decoder.usage
+            model=decoder.model or request.model, finish_reason=reason, usage=decoder.usage, tool_calls=calls
         )
 
     async def _attempt(
         self, request: ChatRequest, decoder: ChunkDecoder, deadlines: Deadlines
-    ) -> AsyncIterator[str | Reasoning]:
-        """One request to the provider: its answer's thinking and text as they arrive, until `[DONE]`."""
+    ) -> AsyncIterator[Delta]:
+        """One request to the provider: its answer's thinking, text and tool calls as they arrive, until
+        `[DONE]`."""
         deadlines.connecting()
         async with self._request(request) as response:
             read = self.body_reader(response)
@@ -183,11 +188,16 @@ class OpenAIProvider:
                 raw = await deadlines.read(read, decoder.started)
                 if not raw:
                     break
-                text = decoder.feed(raw)
+                deltas = decoder.feed(raw)
                 if decoder.reasoning:
                     yield Reasoning(decoder.reasoning)
-                if text:
-                    yield text
+                if not deltas:
+                    continue
+                if type(deltas) is str:
+                    yield deltas
+                else:
+                    for delta in deltas:
+                        yield delta
             if decoder.failure is not None:
                 raise decoder.failure
             if decoder.done:
@@ -242,10 +252,12 @@ class OpenAIProvider:
         """
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_wire_message(m) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if request.tools:
+            body["tools"] = list(request.tools)
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
@@ -278,6 +290,20 @@ class OpenAIProvider:
         if self._report is not None:
             status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
             self._report(self.name, status, type)
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    """A message as OpenAI's chat completions API takes it."""
+    if message.tool_calls:
+        calls = [
+            {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+        # An assistant message that only calls tools has no content (`null`, which every server takes).
+        return {"role": message.role, "content": message.content or None, "tool_calls": calls}
+    if message.tool_call_id is not None:
+        return {"role": message.role, "content": message.content, "tool_call_id": message.tool_call_id}
+    return {"role": message.role, "content": message.content}
 
 
 def _log_failure(
