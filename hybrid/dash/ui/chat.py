@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dash import Dash, html
 
 from hybrid.chat import CHAT_STREAM_PATH, PRESETS, Preset
+from hybrid.dash.libraries import libraries_in, load_only
 from hybrid.dash.mount import route_url
 from hybrid.dash.serve import signed_in_user
 from hybrid.dash.ui.callbacks import IssueTicket, register_callbacks
@@ -45,5 +46,6 @@ def build_chat_app(
         )
 
     app.layout = layout
+    load_only(app, libraries_in(layout()))  # no dash_table (34 KB) on a page without a table
     register_callbacks(app, allow_system_prompt=allow_system_prompt, issue_ticket=issue_ticket)
     return app
