@@ -16,6 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from hybrid.dash.bridge import DashBridge
 from hybrid.dash.libraries import libraries_in, library_of, load_only
+from hybrid.dash.static import DashFiles
 from hybrid.middleware import GzipMiddleware, accepts_gzip, compressible
 
 
@@ -236,3 +237,25 @@ def test_a_bridged_app_answers_over_httpx_in_process() -> None:
     response = asyncio.run(fetch())
     assert response.headers["content-encoding"] == "gzip"
     assert response.content == b"z" * 2000
+
+
+def test_made_up_fingerprints_share_one_cached_file() -> None:
+    app = Dash(__name__)
+    app.layout = html.Div([dcc.Input(id="x")])
+    app.server.test_client().get("/")  # Dash registers its files on the first request
+
+    async def flask_would_answer(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError(f"{scope['path']} reached Flask")
+
+    files = DashFiles(flask_would_answer, app)
+
+    async def fetch_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=files)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            paths = [f"/_dash-component-suites/dash/dcc/dash_core_components.v{n}m{n}.js" for n in range(20)]
+            return [await client.get(path) for path in paths]
+
+    responses = asyncio.run(fetch_all())
+    assert {r.status_code for r in responses} == {200}
+    assert {r.headers["cache-control"] for r in responses} == {"max-age=31536000"}
+    assert len(files.cache) == 1

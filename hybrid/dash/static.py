@@ -106,7 +106,8 @@ class DashFiles:
         self.suites = prefix + SUITES
         self.assets = prefix + dash_app.config.assets_url_path.strip("/") + "/"
         self.folder = os.fspath(dash_app.config.assets_folder)
-        self.cache: dict[tuple[str, str], asyncio.Future[StaticFile | None]] = {}
+        self.cache: dict[tuple[str, str, bool], asyncio.Future[StaticFile | None]] = {}
+        """Per file: (package, path, fingerprinted) for a suite, ("", filename, False) for an asset."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -143,9 +144,10 @@ class DashFiles:
             response = error_response(404, "not_found", "no such file among this app's component suites")
             await response(scope, receive, send)
             return True
-        found = await self._cached(
-            ("suite", fingerprinted), lambda: _load_suite(package, path, has_fingerprint)
-        )
+        # keyed by the file, not the name asked for: any fingerprint is accepted (as Dash does), and a
+        # cache keyed by it would grow with every made-up one
+        key = (package, path, has_fingerprint)
+        found = await self._cached(key, lambda: _load_suite(package, path, has_fingerprint))
         if found is None:
             return False
         await _respond(found, scope, send)
@@ -161,7 +163,7 @@ class DashFiles:
             return False
         if not S_ISREG(stat.st_mode) or stat.st_size > MAX_FILE_BYTES or not filename.isascii():
             return False
-        key = ("asset", filename)
+        key = ("", filename, False)
         found = await self._cached(key, lambda: _load_asset(filename, stat))
         if found is not None and found.version != (stat.st_size, stat.st_mtime_ns):
             self.cache.pop(key, None)  # changed on disk since it was read
@@ -171,7 +173,9 @@ class DashFiles:
         await _respond(found, scope, send)
         return True
 
-    async def _cached(self, key: tuple[str, str], load: Callable[[], StaticFile | None]) -> StaticFile | None:
+    async def _cached(
+        self, key: tuple[str, str, bool], load: Callable[[], StaticFile | None]
+    ) -> StaticFile | None:
         """The file under `key`, loaded once (in a thread) however many requests ask for it at once."""
         task = self.cache.get(key)
         if task is None:
