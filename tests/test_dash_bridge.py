@@ -18,6 +18,7 @@ from hybrid.dash.bridge import DashBridge
 from hybrid.dash.libraries import libraries_in, library_of, load_only
 from hybrid.dash.static import DashFiles
 from hybrid.middleware import GzipMiddleware, accepts_gzip, compressible
+from tests.conftest import run_async
 
 
 def scope_with(accept: bytes) -> Scope:
@@ -91,7 +92,7 @@ async def collect(app: Any, path: str = "/", accept: bytes = b"") -> list[Messag
 
 def test_a_response_with_a_length_is_sent_whole_in_one_body_message() -> None:
     bridge = DashBridge(wsgi_app([b"a" * 10, b"b" * 10], length=True), workers=1)
-    messages = asyncio.run(collect(bridge))
+    messages = run_async(collect(bridge))
     assert [m["type"] for m in messages] == ["http.response.start", "http.response.body"]
     assert messages[1]["body"] == b"a" * 10 + b"b" * 10
     assert not messages[1].get("more_body", False)
@@ -99,14 +100,14 @@ def test_a_response_with_a_length_is_sent_whole_in_one_body_message() -> None:
 
 def test_a_response_without_a_length_streams_chunk_by_chunk() -> None:
     bridge = DashBridge(wsgi_app([b"one", b"two"], length=False), workers=1)
-    messages = asyncio.run(collect(bridge))
+    messages = run_async(collect(bridge))
     bodies = [(m["body"], m.get("more_body", False)) for m in messages[1:]]
     assert bodies == [(b"one", True), (b"two", True), (b"", False)]
 
 
 def test_a_response_longer_than_the_buffer_streams() -> None:
     bridge = DashBridge(wsgi_app([b"x" * 600, b"y" * 600], length=True), workers=1, buffer_bytes=1000)
-    messages = asyncio.run(collect(bridge))
+    messages = run_async(collect(bridge))
     assert len(messages) == 4
 
 
@@ -122,7 +123,7 @@ def test_the_app_runs_in_the_pool_once_per_request() -> None:
     submitted = []
     submit = bridge.executor.submit
     bridge.executor.submit = lambda *a, **k: submitted.append(a) or submit(*a, **k)  # type: ignore[method-assign]
-    asyncio.run(collect(bridge))
+    run_async(collect(bridge))
     assert len(threads) == 1 and threads[0].startswith("WSGI")
     assert len(submitted) == 1  # a2wsgi submits once, then crosses back for the body, start and each chunk
 
@@ -153,7 +154,7 @@ def test_a_client_that_leaves_while_sending_its_body_never_reaches_the_app() -> 
         "http_version": "1.1",
         "headers": [],
     }
-    asyncio.run(DashBridge(app, workers=1)(scope, receive, send))
+    run_async(DashBridge(app, workers=1)(scope, receive, send))
     assert called == []
 
 
@@ -171,7 +172,7 @@ def start(content_type: bytes) -> Message:
 
 def test_a_whole_body_is_gzipped_with_its_length_and_vary() -> None:
     body = b"hello " * 50
-    sent = asyncio.run(
+    sent = run_async(
         collect(
             gzip_over([start(b"text/html"), {"type": "http.response.body", "body": body}]), accept=b"gzip"
         )
@@ -190,7 +191,7 @@ def test_a_streamed_body_and_an_event_stream_pass_through_untouched() -> None:
         [start(b"text/plain"), chunk, end],
         [start(b"text/event-stream"), {**chunk, "more_body": False}],
     ):
-        sent = asyncio.run(collect(gzip_over(messages), accept=b"gzip"))
+        sent = run_async(collect(gzip_over(messages), accept=b"gzip"))
         assert sent == messages
 
 
@@ -234,7 +235,7 @@ def test_a_bridged_app_answers_over_httpx_in_process() -> None:
         ) as client:
             return await client.get("/", headers={"accept-encoding": "gzip"})
 
-    response = asyncio.run(fetch())
+    response = run_async(fetch())
     assert response.headers["content-encoding"] == "gzip"
     assert response.content == b"z" * 2000
 
@@ -255,7 +256,7 @@ def test_made_up_fingerprints_share_one_cached_file() -> None:
             paths = [f"/_dash-component-suites/dash/dcc/dash_core_components.v{n}m{n}.js" for n in range(20)]
             return [await client.get(path) for path in paths]
 
-    responses = asyncio.run(fetch_all())
+    responses = run_async(fetch_all())
     assert {r.status_code for r in responses} == {200}
     assert {r.headers["cache-control"] for r in responses} == {"max-age=31536000"}
     assert len(files.cache) == 1
