@@ -7,7 +7,7 @@ PORT   ?= 8050
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 ESLINT := node_modules/.bin/eslint
-JS     := eslint.config.mjs hybrid/dash/ui/assets
+JS     := eslint.config.mjs hybrid/dash/ui/assets hybrid/dash/chat/assets
 
 .PHONY: run test lint chromium bench bench-full soak screenshots clean
 
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,examples]'
 	touch $@ $(VENV)/.installed
 
 # ESLint for the page's scripts, pinned in package-lock.json; reinstalled when the lock changes.

@@ -1,8 +1,9 @@
 """hybrid: ChatGPT-style streaming for Plotly Dash, served by one ASGI process.
 
 A Starlette root app serves the Dash (Flask) app through a2wsgi and Server-Sent-Events streams natively,
-so streaming answers never hold a Flask thread. `create_app` builds it; `stream_endpoint` turns an async
-generator of text into a stream route; `stream_on` wires a dash-extensions `SSE` component to one.
+so streaming answers never hold a Flask thread. `create_app` builds it; `Chat` is a streaming chat
+component for any Dash app; `stream_endpoint` turns an async generator of text into a stream route;
+`stream_on` wires a dash-extensions `SSE` component to one.
 
 Everything the README and the examples use is exported here; `tests/test_public_api.py` pins the list.
 """
@@ -11,6 +12,7 @@ from hybrid.app import HybridApp, create_app
 from hybrid.auth import Authorize
 from hybrid.chat import ChatStream, read_json
 from hybrid.dash import route_url, serve_dash, sse_request, stream_on
+from hybrid.dash.chat import Chat
 from hybrid.errors import ApiError, StreamError
 from hybrid.hooks import StreamHooks, StreamOutcome
 from hybrid.limits import ClientLimiter
@@ -26,6 +28,7 @@ from hybrid.supervisor import StreamSupervisor
 __all__ = [
     "ApiError",
     "Authorize",
+    "Chat",
     "ChatRequest",
     "ChatStream",
     "ClientLimiter",

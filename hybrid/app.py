@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hybrid.auth import Authorize
 from hybrid.chat import CHAT_STREAM_PATH, ChatStream
 from hybrid.dash import DashCallbackGuard
+from hybrid.dash.chat import attach_chats, find_chats
 from hybrid.dash.serve import bridge_dash, with_files
 from hybrid.errors import ApiError, error_response, handle_api_error, handle_http_error
 from hybrid.health import Readiness
@@ -144,10 +145,12 @@ def create_app(
 ) -> HybridApp:
     """The root ASGI app: native routes, and the Dash app through a2wsgi for every other path.
 
-    With no `dash_app`, the built-in chat UI is served. `routes` are extra Starlette routes (for example
+    `settings` default to the environment's (`Settings.from_env()`). With no `dash_app`, the built-in chat
+    UI is served. Every `hybrid.Chat` in the app's layout (or its
+    pages' layouts) is served, with no other wiring. `routes` are extra Starlette routes (for example
     `Route("/api/explain", hybrid.stream_endpoint(explain), methods=["POST"])`) served natively beside
     the mount. `POST /api/stream` streams the chat answers of `provider` (by default, from `settings`)
-    for signed tickets only, which the chat page gets from `app.chat.issue` through a Dash callback.
+    and the app's Chats for signed tickets only, which a Chat gets from a Dash callback of its own.
     `authorize(request)` may refuse each stream request (see `hybrid.auth`); `hooks` are told of every
     stream as it opens, is refused and ends (see `hybrid.StreamHooks`).
 
@@ -155,7 +158,7 @@ def create_app(
     does not run a mounted app's lifespan: nothing depends on it, but the host's lifespan may enter
     `app.router.lifespan_context(app)` to end streams and close the provider's connections on shutdown.
     """
-    settings = settings or Settings()
+    settings = settings or Settings.from_env()
     provider = provider or provider_from_settings(settings)
     key = secret_key(settings.secret_key)
     metrics = Metrics()
@@ -164,7 +167,9 @@ def create_app(
         provider.report_failures(streams.hooks.provider_failed)
     users = UserHeader(settings.user_header) if settings.user_header else None
     chat = _chat_stream(settings, provider, key, streams.hooks)
-    dash_app = dash_app or _chat_page(settings, provider, chat)
+    dash_app = dash_app or _chat_page(settings, provider)
+    _serve_chats(dash_app, chat)
+    _dev_tools(settings, dash_app)
     csp = ContentSecurityPolicy(
         frame_ancestors=settings.frame_ancestors,
         script_sources=settings.script_sources,
@@ -211,18 +216,27 @@ def _chat_stream(settings: Settings, provider: Provider, key: str, hooks: Stream
         max_tokens=settings.max_tokens,
         signer=TicketSigner(key, max_age=settings.ticket_seconds),
         hooks=hooks,
+        max_context_chars=settings.max_context_chars,
     )
 
 
-def _chat_page(settings: Settings, provider: Provider, chat: ChatStream) -> Dash:
+def _chat_page(settings: Settings, provider: Provider) -> Dash:
     """The built-in chat page, when the app serves no Dash app of its own."""
     from hybrid.dash.ui import build_chat_app
 
-    return build_chat_app(
-        models=provider.models,
-        allow_system_prompt=settings.allow_client_system_prompt,
-        issue_ticket=chat.issue,
-    )
+    return build_chat_app(models=provider.models, allow_system_prompt=settings.allow_client_system_prompt)
+
+
+def _serve_chats(dash_app: Dash, chat: ChatStream) -> None:
+    """Every `hybrid.Chat` in the app's layouts: its callbacks on the app, its answers on the stream."""
+    attach_chats(dash_app, find_chats(dash_app), chat)
+
+
+def _dev_tools(settings: Settings, dash_app: Dash) -> None:
+    """`HYBRID_DEBUG`: Dash's dev tools, as `app.run(debug=True)` gives them (error pop-ups, callback graph,
+    hot reload)."""
+    if settings.debug:
+        dash_app.enable_dev_tools(debug=True)
 
 
 def _chat_endpoint(settings: Settings, chat: ChatStream, streams: StreamSupervisor) -> Any:

@@ -7,25 +7,33 @@ Request body (JSON)::
 
 The system prompt is the server's: `preset` names one of `PRESETS`. A `system` field (the client's own
 system prompt) is refused unless the server allows it (`HYBRID_ALLOW_CLIENT_SYSTEM_PROMPT`).
-The answer's text deltas are plain messages; named events carry what the chat page's footer shows:
-`meta` first (the model), `completion` last (finish reason and token usage).
+
+A ticket may instead name a chat (`{"chat": id, "messages": [...], "context": [...]}`, signed by
+`issue_chat` for a `hybrid.Chat`): the stream is then that chat's answer, whose parts (`hybrid.parts`)
+travel as named events beside the text.
+
+The answer's text deltas are plain messages; named events carry what the chat's footer shows: `meta`
+(the model, once it is asked), `completion` last (finish reason and token usage), `reasoning` and
+`set_props` (the parts of `hybrid.parts`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
 from hybrid import logs
-from hybrid.errors import ApiError
+from hybrid.errors import ApiError, StreamError
 from hybrid.hooks import StreamHooks
 from hybrid.identity import user_of
-from hybrid.providers.base import ChatRequest, Message, Provider
+from hybrid.parts import Part, Reasoning, to_item
+from hybrid.providers.base import ChatRequest, Completion, Message, Provider, Usage
 from hybrid.sse import Event
 from hybrid.streaming import Item, notice
 from hybrid.tickets import TicketSigner
@@ -36,6 +44,7 @@ MAX_MESSAGES = 200
 MAX_MESSAGE_CHARS = 32_000
 MAX_TOTAL_CHARS = 200_000
 MAX_JSON_DEPTH = 8
+MAX_CONTEXT_CHARS = 100_000
 ROLES = ("user", "assistant")
 STOP_REASONS = {
     "length": "it reached the length limit",
@@ -69,6 +78,45 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+class ChatAnswer(Protocol):
+    """A chat the stream can answer for (a `hybrid.Chat`): its parts for a checked conversation."""
+
+    @property
+    def chat_id(self) -> str: ...
+
+    def parts(self, messages: Sequence[Message], context: Sequence[Any]) -> AsyncIterator[Part]:
+        """The answer to `messages`, with the chat's `context` values as the ticket holds them."""
+        ...
+
+    def plain_props(self, props: dict[str, Any]) -> Any:
+        """A `SetProps`' values as plain JSON data."""
+        ...
+
+
+@dataclass(slots=True)
+class _Turn:
+    """What the provider reported while one chat answer streamed: the model asked, and the completion."""
+
+    model: str | None = None
+    announced: bool = False
+    completion: Completion | None = None
+
+    def completed(self, completion: Completion) -> None:
+        """Record `completion`; an answer that asked the model twice reports the tokens of both."""
+        earlier = self.completion
+        if earlier is not None and earlier.usage and completion.usage:
+            usage = Usage(
+                earlier.usage.prompt_tokens + completion.usage.prompt_tokens,
+                earlier.usage.completion_tokens + completion.usage.completion_tokens,
+            )
+            completion = Completion(completion.model, completion.finish_reason, usage)
+        self.completion = completion
+
+
+_turn: ContextVar[_Turn | None] = ContextVar("hybrid_chat_turn", default=None)
+"""The chat answer streaming in this task, for `model_parts` to report to."""
+
+
 class ChatStream:
     """Validates chat requests and streams the provider's answers (a `stream_endpoint` function)."""
 
@@ -82,6 +130,7 @@ class ChatStream:
         max_tokens: int | None = None,
         signer: TicketSigner | None = None,
         hooks: StreamHooks | None = None,
+        max_context_chars: int = MAX_CONTEXT_CHARS,
     ) -> None:
         self.provider = provider
         self.models = tuple(models or provider.models)
@@ -91,13 +140,49 @@ class ChatStream:
         self.signer = signer
         self.hooks = hooks or StreamHooks()
         """Told of the `Completion` of each answer that streamed to its end (metrics)."""
+        self.max_context_chars = max_context_chars
+        self.chats: dict[str, ChatAnswer] = {}
+        """The chats this stream answers for, by id (`serve`)."""
+
+    def serve(self, chats: Iterable[ChatAnswer]) -> None:
+        """Answer tickets that name one of `chats`; `ValueError` if two have one id."""
+        for chat in chats:
+            if self.chats.setdefault(chat.chat_id, chat) is not chat:
+                raise ValueError(f"two Chats have the id {chat.chat_id!r}")
 
     async def __call__(self, request: Request) -> AsyncIterator[Item]:
         body = await read_json(request)
         if self.signer is not None:
             ticket = body.get("ticket") if isinstance(body, dict) else None
             body = self.signer.verify(ticket, user=user_of(request.scope))
+            if "chat" in body:  # only the server signs these: `issue_chat` checked them
+                chat = self.chats.get(body["chat"])
+                if chat is None:
+                    raise ApiError(404, "unknown_chat", "this server has no chat of that id")
+                messages = [Message(role=m["role"], content=m["content"]) for m in body["messages"]]
+                return self._chat_answer(chat, messages, body["context"])
         return self._answer(self.parse(body))
+
+    def issue_chat(
+        self, chat_id: str, messages: Any, context: Sequence[Any], *, user: str | None = None
+    ) -> str:
+        """Check a chat's conversation and its context values, and sign them into a ticket for `chat_id`.
+
+        The conversation is checked as `parse` checks a request's (`ApiError` 400), the context values'
+        size against `max_context_chars` (413): what streams is exactly what was checked here.
+        """
+        if self.signer is None:
+            raise RuntimeError("this ChatStream has no TicketSigner")
+        self.parse({"messages": messages})
+        size = len(json.dumps(list(context), ensure_ascii=False))
+        if size > self.max_context_chars:
+            raise ApiError(
+                413,
+                "context_too_large",
+                f"the chat's context is {size:,} characters; this server takes at most "
+                f"{self.max_context_chars:,}",
+            )
+        return self.signer.issue({"chat": chat_id, "messages": messages, "context": list(context)}, user=user)
 
     def issue(self, body: Any, *, user: str | None = None) -> str:
         """Validate a chat request and sign it into a ticket for `POST /api/stream` (`{"ticket": ...}`).
@@ -111,8 +196,11 @@ class ChatStream:
         self.parse(body)
         return self.signer.issue(body, user=user)
 
-    def parse(self, body: Any) -> ChatRequest:
-        """The `ChatRequest` a JSON body asks for; `ApiError` (400) says what is wrong with it."""
+    def parse(self, body: Any, *, roles: Sequence[str] = ROLES) -> ChatRequest:
+        """The `ChatRequest` a JSON body asks for; `ApiError` (400) says what is wrong with it.
+
+        `roles` are the roles its messages may have (a page may not send `system` messages).
+        """
         if not isinstance(body, dict):
             raise _invalid("the body must be a JSON object")
         unknown = sorted(set(body) - FIELDS)
@@ -123,7 +211,7 @@ class ChatStream:
             raise _invalid("`messages` must be a non-empty list")
         if len(messages) > MAX_MESSAGES:
             raise _invalid(f"`messages` holds more than {MAX_MESSAGES} messages")
-        parsed = [_message(index, item) for index, item in enumerate(messages)]
+        parsed = [_message(index, item, roles) for index, item in enumerate(messages)]
         if sum(len(message.content) for message in parsed) > MAX_TOTAL_CHARS:
             raise _invalid(f"the conversation is longer than {MAX_TOTAL_CHARS} characters; start a new chat")
         if parsed[-1].role != "user":
@@ -164,20 +252,96 @@ class ChatStream:
             raise _invalid(f"`preset` must be one of {', '.join(self.presets)}")
         return [Message(role="system", content=preset.prompt)] if preset.prompt else []
 
+    def model_parts(
+        self,
+        messages: Iterable[Message | Mapping[str, str]],
+        *,
+        system: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+    ) -> AsyncIterator[str | Reasoning]:
+        """The provider's answer to `messages` (with `system` first), for a chat's answer function.
+
+        `model` must be one of the server's models (by default its first) and `temperature` from 0 to 2,
+        else `StreamError`. The completion goes to the chat answer streaming in this task (its footer and
+        the metrics).
+        """
+        body: dict[str, Any] = {
+            "messages": [_plain_message(message) for message in messages],
+            "model": model or self.models[0],
+            "temperature": temperature,
+        }
+        try:
+            request = self.parse(body, roles=("system", *ROLES))
+        except ApiError as exc:
+            raise StreamError(exc.message, type="invalid_request") from None
+        if system:
+            request = ChatRequest(
+                messages=[Message(role="system", content=system), *request.messages],
+                model=request.model,
+                temperature=request.temperature,
+                max_tokens=request.max_tokens,
+                request_id=request.request_id,
+            )
+        return self._model_parts(request)
+
+    async def _model_parts(self, request: ChatRequest) -> AsyncIterator[str | Reasoning]:
+        turn = _turn.get()
+        if turn is not None:
+            turn.model = request.model
+        reply = self.provider.reply(request)
+        try:
+            async for part in reply:
+                yield part
+        finally:
+            await reply.aclose()
+        if reply.completion is not None:
+            self.hooks.completed(reply.completion)
+            if turn is not None:
+                turn.completed(reply.completion)
+
     async def _answer(self, request: ChatRequest) -> AsyncIterator[Item]:
         yield Event("meta", {"model": request.model})
         reply = self.provider.reply(request)
         try:
             async for delta in reply:
-                yield delta
+                yield delta if type(delta) is str else to_item(delta)
         finally:
             await reply.aclose()
         completion = reply.completion
         if completion is None:
             return
         self.hooks.completed(completion)
-        usage = completion.usage
-        yield Event(
+        for item in _completion_items(completion):
+            yield item
+
+    async def _chat_answer(
+        self, chat: ChatAnswer, messages: list[Message], context: list[Any]
+    ) -> AsyncIterator[Item]:
+        """A chat's answer: its parts as items, `meta` once it asks the model, `completion` at the end."""
+        turn = _Turn()
+        _turn.set(turn)  # this task streams this one answer: nothing to restore afterwards
+        parts = chat.parts(messages, context)
+        try:
+            async for part in parts:
+                if turn.model is not None and not turn.announced:
+                    turn.announced = True
+                    yield Event("meta", {"model": turn.model})
+                yield part if type(part) is str else to_item(part, chat.plain_props)
+        finally:
+            aclose = getattr(parts, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if turn.completion is not None:
+            for item in _completion_items(turn.completion):
+                yield item
+
+
+def _completion_items(completion: Completion) -> list[Item]:
+    """How an answer's end is told: the `completion` event, and a notice if it was cut short."""
+    usage = completion.usage
+    items: list[Item] = [
+        Event(
             "completion",
             {
                 "model": completion.model,
@@ -186,9 +350,17 @@ class ChatStream:
                 "completion_tokens": usage.completion_tokens if usage else None,
             },
         )
-        reason = STOP_REASONS.get(completion.finish_reason or "")
-        if reason:
-            yield notice(reason)
+    ]
+    reason = STOP_REASONS.get(completion.finish_reason or "")
+    if reason:
+        items.append(notice(reason))
+    return items
+
+
+def _plain_message(message: Message | Mapping[str, str]) -> dict[str, Any]:
+    if isinstance(message, Message):
+        return {"role": message.role, "content": message.content}
+    return dict(message)
 
 
 async def read_json(request: Request) -> Any:
@@ -223,15 +395,15 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _message(index: int, item: Any) -> Message:
+def _message(index: int, item: Any, roles: Sequence[str]) -> Message:
     if not isinstance(item, dict):
         raise _invalid(f"messages[{index}] must be an object")
     unknown = sorted(set(item) - {"role", "content"})
     if unknown:
         raise _invalid(f"messages[{index}] has an unknown field `{unknown[0]}`")
     role, content = item.get("role"), item.get("content")
-    if role not in ROLES:
-        raise _invalid(f"messages[{index}].role must be one of {', '.join(ROLES)}")
+    if role not in roles:
+        raise _invalid(f"messages[{index}].role must be one of {', '.join(roles)}")
     if not isinstance(content, str) or not content.strip():
         raise _invalid(f"messages[{index}].content must be a non-empty string")
     if len(content) > MAX_MESSAGE_CHARS:

@@ -128,6 +128,13 @@ class Settings:
     max_tokens: int = _setting(
         "HYBRID_MAX_TOKENS", 4096, "Most tokens one answer may have (the server's limit).", check=POSITIVE
     )
+    max_context_chars: int = _setting(
+        "HYBRID_MAX_CONTEXT_CHARS",
+        100_000,
+        "Largest `context` a `hybrid.Chat` may send with a question, in characters of JSON (larger: 413, "
+        "shown in the chat).",
+        check=AT_LEAST_ONE,
+    )
     max_streams: int = _setting(
         "HYBRID_MAX_STREAMS",
         10_000,
@@ -172,6 +179,12 @@ class Settings:
         "HYBRID_ALLOW_CLIENT_SYSTEM_PROMPT",
         False,
         "Let chat clients send their own system prompt (`system`); otherwise only server presets apply.",
+    )
+    debug: bool = _setting(
+        "HYBRID_DEBUG",
+        False,
+        "Dash's dev tools for the app (`enable_dev_tools(debug=True)`): error pop-ups, the callback graph, "
+        "hot reload. For development only: tracebacks reach the browser.",
     )
     demo_ttft_ms: float = _setting(
         "HYBRID_DEMO_TTFT_MS", 350.0, "Demo model: time to first token, in milliseconds.", check=NOT_NEGATIVE

@@ -50,6 +50,7 @@ class MessageEncoder:
     def _multiline(self, text: str) -> bytes:
         if self._after_cr and text.startswith("\n"):
             text = text[1:]
+            self._after_cr = False  # that LF ended the CR's line: the next one is a line of its own
         if text:
             self._after_cr = text.endswith("\r")
         if not text:

@@ -65,7 +65,8 @@ class TicketSigner:
         if nonce is None or self._used.get(nonce, 0) > now:
             raise ApiError(403, "ticket_used", "the ticket has already been used")
         self._forget_expired(now)
-        self._used[nonce] = now + self.max_age
+        # itsdangerous counts whole seconds: a ticket stays valid up to a second past `max_age`.
+        self._used[nonce] = now + self.max_age + 1.0
         return payload
 
     def _forget_expired(self, now: float) -> None:

@@ -8,51 +8,56 @@ and try again, and the chat shows it. Nothing the model sends is evaluated: argu
 
 A parameter annotated `ToolContext` is not shown to the model: hybrid passes the request's context
 values there, and a way to change the page (`context.set_props`).
+
+`answer_with_tools` is the tool loop: it asks the model, runs the calls it makes, sends their results
+back and asks again, streaming every part of the answer as it goes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import inspect
 import json
+import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_type_hints
 
 import pydantic
 
-from hybrid.parts import SetProps
+from hybrid.errors import StreamError
+from hybrid.parts import Part, SetProps, ToolCall, ToolResult
+from hybrid.providers.base import ChatRequest, Completion, Message, Provider
+
+__all__ = [
+    "Tool",
+    "ToolCall",
+    "ToolContext",
+    "ToolError",
+    "ToolResult",
+    "Toolbox",
+    "answer_with_tools",
+]
+
+logger = logging.getLogger("hybrid.tools")
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a tool may run before its call is given up (an async tool is cancelled)."""
 MAX_RESULT_CHARS = 20_000
 """The most of a tool's result the model is sent; a longer one is cut, and says so."""
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A call the model asked for: which tool, and its arguments as the JSON text the model wrote."""
-
-    call_id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    """What a call gave back: `output` is what the model sees; `error` whether the call failed."""
-
-    call_id: str
-    name: str
-    output: str
-    error: bool
-    seconds: float
+MAX_ROUNDS = 5
+"""Rounds of tool calls one answer may make before the loop stops it (a model calling tools forever)."""
 
 
 @dataclass(slots=True)
 class ToolContext:
-    """What a tool may ask for besides its arguments: the request's context values, and the page."""
+    """What a tool may ask for besides its arguments: the request's context values, and the page.
+
+    Each call gets its own copy, so the changes a call asks for come back with its result.
+    """
 
     values: tuple[Any, ...] = ()
     """The chat's context values as they were when the user sent the message, in the chat's order."""
@@ -110,20 +115,28 @@ class Tool:
         }
 
     async def call(self, call: ToolCall, context: ToolContext) -> ToolResult:
-        """Validate `call` against the signature, run it within the timeout, and say how it went."""
+        """Validate `call` against the signature, run it within the timeout, and say how it went.
+
+        The page changes the call asks for are in the result, unless it failed.
+        """
         started = time.monotonic()
+        own = dataclasses.replace(context, changes=[])
         try:
-            output = _as_text(await self._run(call.arguments, context))
+            output = _as_text(await self._run(call.arguments, own))
             error = False
         except ToolError as exc:
             output, error = f"error: {exc}", True
         except pydantic.ValidationError as exc:
             output, error = f"error: invalid arguments: {_problems(exc)}", True
-        except TimeoutError:
+        except _TimedOut:
             output, error = f"error: the tool did not finish within {self.timeout:g} s", True
         except Exception as exc:
+            logger.warning("the tool %s failed", self.name, exc_info=True)
             output, error = f"error: the tool failed ({type(exc).__name__}: {exc})", True
-        return ToolResult(call.call_id, self.name, _bounded(output), error, time.monotonic() - started)
+        changes = () if error else tuple(own.changes)
+        return ToolResult(
+            call.call_id, self.name, _bounded(output), error, time.monotonic() - started, changes
+        )
 
     async def _run(self, arguments: str, context: ToolContext) -> Any:
         try:
@@ -135,12 +148,22 @@ class Tool:
         kwargs = self.arguments.validate_python(values)
         if self.context_parameter:
             kwargs[self.context_parameter] = context
-        async with asyncio.timeout(self.timeout):
-            if inspect.iscoroutinefunction(self.function):
-                return await self.function(**kwargs)
-            # A sync tool runs on a thread, so a slow one stalls no stream; past the timeout it is
-            # abandoned (a thread cannot be cancelled), and the answer goes on.
-            return await asyncio.to_thread(self.function, **kwargs)
+        deadline = asyncio.timeout(self.timeout)
+        try:
+            async with deadline:
+                if inspect.iscoroutinefunction(self.function):
+                    return await self.function(**kwargs)
+                # A sync tool runs on a thread, so a slow one stalls no stream; past the timeout it is
+                # abandoned (a thread cannot be cancelled), and the answer goes on.
+                return await asyncio.to_thread(self.function, **kwargs)
+        except TimeoutError:
+            if deadline.expired():
+                raise _TimedOut from None
+            raise  # the tool's own timeout (a request it made, say): a failure of the tool
+
+
+class _TimedOut(Exception):
+    """A tool outlived its timeout."""
 
 
 class Toolbox:
@@ -162,11 +185,21 @@ class Toolbox:
     def specs(self) -> list[dict[str, Any]]:
         return [tool.spec() for tool in self.tools.values()]
 
-    async def run(self, calls: Sequence[ToolCall], context: ToolContext) -> list[ToolResult]:
-        """Run the calls of one round at once; each result in the order of its call."""
-        return list(await asyncio.gather(*(self._one(call, context) for call in calls)))
+    async def run(self, calls: Sequence[ToolCall], context: ToolContext) -> AsyncIterator[ToolResult]:
+        """Run the calls of one round at once, and give each result as soon as it is ready.
 
-    async def _one(self, call: ToolCall, context: ToolContext) -> ToolResult:
+        Closing the iterator, or cancelling the task that reads it, cancels the calls still running.
+        """
+        tasks = [asyncio.ensure_future(self.call(call, context)) for call in calls]
+        try:
+            for ready in asyncio.as_completed(tasks):
+                yield await ready
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def call(self, call: ToolCall, context: ToolContext) -> ToolResult:
+        """Run one call, if a tool of its name is here; an unknown name is an error the model is told."""
         tool = self.tools.get(call.name)
         if tool is None:
             known = ", ".join(self.tools) or "none"
@@ -174,6 +207,66 @@ class Toolbox:
                 call.call_id, call.name, f"error: there is no tool {call.name!r} (tools: {known})", True, 0.0
             )
         return await tool.call(call, context)
+
+
+async def answer_with_tools(
+    provider: Provider,
+    request: ChatRequest,
+    toolbox: Toolbox,
+    context: ToolContext | None = None,
+    *,
+    max_rounds: int = MAX_ROUNDS,
+    on_completion: Callable[[Completion], None] | None = None,
+) -> AsyncIterator[Part]:
+    """Answer `request` with `toolbox`'s tools: the tool loop, as an async iterator of parts.
+
+    Each round asks the model (offering the tools) and streams its text and `ToolCallDelta`s. When the
+    round ends in tool calls, it yields each `ToolCall` (its arguments complete), runs the calls at once
+    with `context`, yields each `ToolResult` as it is ready and the `SetProps` that call asked for, then
+    asks again with the calls and their results appended to the conversation. After `max_rounds` rounds
+    of calls, a model that still calls tools ends the answer with a `StreamError` that says so.
+
+    `on_completion` is told each round's `Completion` (usage, finish reason). Cancelling the task that
+    reads the parts (Stop) cancels the tools still running, and closes a round still streaming.
+    """
+    if max_rounds < 1:
+        raise ValueError("max_rounds must be at least 1")
+    context = context or ToolContext()
+    specs = toolbox.specs()
+    messages = list(request.messages)
+    for rounds_done in range(max_rounds + 1):
+        text: list[str] = []
+        asked = dataclasses.replace(request, messages=tuple(messages), tools=specs)
+        async with contextlib.aclosing(provider.reply(asked)) as reply:
+            async for delta in reply:
+                if type(delta) is str:
+                    text.append(delta)
+                yield delta
+        completion = reply.completion
+        if completion is None:
+            return
+        if on_completion is not None:
+            on_completion(completion)
+        calls = completion.tool_calls
+        if not calls:
+            return
+        if rounds_done == max_rounds:
+            raise StreamError(
+                f"the model was still calling tools after {max_rounds} rounds of them", type="tool_rounds"
+            )
+        for call in calls:
+            yield call
+        results: dict[str, ToolResult] = {}
+        async with contextlib.aclosing(toolbox.run(calls, context)) as running:
+            async for result in running:
+                results[result.call_id] = result
+                yield result
+                for change in result.changes:
+                    yield change
+        messages.append(Message("assistant", "".join(text), tool_calls=calls))
+        messages.extend(
+            Message("tool", results[call.call_id].output, tool_call_id=call.call_id) for call in calls
+        )
 
 
 def _context_parameter(function: Callable[..., Any]) -> str | None:

@@ -1,10 +1,11 @@
-"""Render the README's screenshots of the chat page, light and dark, from a running app.
+"""Render the README's screenshots: the chat page, light and dark, and the chat-with-your-data example.
 
-    python scripts/screenshots.py              # starts `uvicorn hybrid.main:app` (demo model) itself
-    python scripts/screenshots.py --url URL    # or uses a server that is already running
+    python scripts/screenshots.py              # starts the apps itself (demo model)
+    python scripts/screenshots.py --url URL    # or shoots the chat page of a server already running
 
-Writes docs/chat-light.png, docs/chat-dark.png (desktop) and docs/chat-phone-dark.png. Needs Playwright
-and Debian's Chromium (`make chromium`).
+Writes docs/chat-light.png, docs/chat-dark.png (desktop), docs/chat-phone-dark.png and
+docs/chat-with-your-data.png. Needs Playwright, Debian's Chromium (`make chromium`) and the `examples`
+extra (pandas).
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ SHOTS = (  # file, colour scheme, viewport
 
 
 @contextmanager
-def demo_server() -> Iterator[str]:
-    """`uvicorn hybrid.main:app` with the demo model on a free loopback port."""
+def demo_server(app: str = "hybrid.main:app") -> Iterator[str]:
+    """`uvicorn app` with the demo model on a free loopback port."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "HYBRID_DEMO_TTFT_MS": "50", "HYBRID_DEMO_TOKEN_MS": "5", "HYBRID_PROVIDER": "demo"}
-    argv = [sys.executable, "-m", "uvicorn", "hybrid.main:app", "--port", str(port), "--log-level", "warning"]
+    argv = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(argv, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -67,8 +68,25 @@ def shoot(browser: Browser, url: str, name: str, scheme: str, viewport: dict[str
         page.fill("#prompt", prompt)
         page.press("#prompt", "Enter")
         page.wait_for_selector(".assistant-message[data-status=done]", timeout=30_000)
-    page.locator("#conversation").evaluate("view => { view.scrollTop = 260; }")
+    page.locator("#chat .chat-conversation").evaluate("view => { view.scrollTop = 260; }")
     path = DOCS / name
+    page.screenshot(path=str(path))
+    context.close()
+    return path
+
+
+def shoot_example(browser: Browser, url: str) -> Path:
+    """The dashboard of `examples/chat_with_your_data.py` after the assistant was asked to change it."""
+    context = browser.new_context(color_scheme="light", viewport={"width": 1400, "height": 820})
+    page = context.new_page()
+    page.goto(url + "/")
+    page.wait_for_selector("#assistant .empty-state")
+    page.fill("#assistant .chat-prompt", "Show Asia in 1977")
+    page.press("#assistant .chat-prompt", "Enter")
+    page.wait_for_selector("#assistant .assistant-message[data-status=done]", timeout=30_000)
+    page.locator("#assistant .reasoning summary").click()
+    page.wait_for_timeout(500)  # the figure's transition
+    path = DOCS / "chat-with-your-data.png"
     page.screenshot(path=str(path))
     context.close()
     return path
@@ -84,6 +102,8 @@ def main() -> None:
         with demo_server() if args.url is None else _given(args.url) as url:
             for name, scheme, viewport in SHOTS:
                 print(shoot(browser, url, name, scheme, viewport).relative_to(ROOT))
+        with demo_server("examples.chat_with_your_data:server") as url:
+            print(shoot_example(browser, url).relative_to(ROOT))
         browser.close()
 
 

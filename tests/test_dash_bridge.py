@@ -201,8 +201,11 @@ def test_resources_belong_to_their_component_library() -> None:
     )
     assert library_of({"namespace": "dash", "relative_package_path": "dash_table/bundle.js"}) == "dash_table"
     assert library_of({"namespace": "dash", "relative_package_path": "deps/react@18.3.1.min.js"}) is None
+    import dash_extensions  # noqa: F401  (a component library: its components register its namespace)
+
     assert library_of({"namespace": "dash_extensions", "relative_package_path": "x.js"}) == "dash_extensions"
     assert library_of({"asset_path": "chat.js"}) is None
+    assert library_of({"namespace": "hybrid.dash.chat", "relative_package_path": "assets/chat.js"}) is None
 
 
 def page_scripts(app: Dash) -> str:
@@ -212,8 +215,10 @@ def page_scripts(app: Dash) -> str:
 def test_load_only_drops_the_scripts_of_unused_libraries_and_keeps_the_rest() -> None:
     app = Dash(__name__)
     app.layout = html.Div([dcc.Input(id="x")])
+    app.scripts.append_script({"relative_package_path": "assets/chat.js", "namespace": "hybrid.dash.chat"})
     load_only(app, libraries_in(app.layout))
     page = page_scripts(app)
+    assert "/_dash-component-suites/hybrid.dash.chat/assets/chat" in page  # a script the app added stays
     assert "dash_table/bundle" not in page
     assert "dash_core_components" in page and "dash_html_components" in page and "dash_renderer" in page
     assert "dash_table/bundle.js" not in app.registered_paths["dash"]

@@ -27,8 +27,7 @@ SECRET = "embed-test-secret-shared-by-every-worker"
 ENV = {"HYBRID_SECRET_KEY": SECRET}
 DONE_TEXT = "the answer ends here."
 PREFIX = re.compile(r'"requests_pathname_prefix":"([^"]*)"')
-STREAM_URL = re.compile(r'"streamUrl":"([^"]*)"')
-SIGN_CALLBACK = "ticket.data"
+SIGN_CALLBACK = "chat--ticket.data"
 HOST_ORIGIN = "https://host.example"  # the origin the host's CORS policy allows
 
 
@@ -94,13 +93,13 @@ def test_one_app_at_two_mount_paths_gives_each_request_its_own_prefix(embedded: 
 
     def fetch(mount: str) -> tuple[str, str, str]:
         page = httpx.get(embedded.url + mount + "/", timeout=10).text
-        layout = httpx.get(embedded.url + mount + "/_dash-layout", timeout=10).text
-        return mount, unescape(PREFIX.search(page)[1]), unescape(STREAM_URL.search(layout)[1])  # type: ignore[index]
+        prefix = unescape(PREFIX.search(page)[1])  # type: ignore[index]
+        return mount, prefix, stream_url(embedded.url + mount, cookies={"user": "ada"})
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(fetch, ["/chat", "/team/chat"] * 16))
-    for mount, prefix, stream_url in results:
-        assert (prefix, stream_url) == (mount + "/", mount + "/api/stream")
+    for mount, prefix, url in results:
+        assert (prefix, url) == (mount + "/", mount + "/api/stream")
 
 
 def test_urls_follow_uvicorns_root_path(serve: Any) -> None:
@@ -111,8 +110,7 @@ def test_urls_follow_uvicorns_root_path(serve: Any) -> None:
     scripts = re.findall(r'<script src="([^"]+)"', page)
     assert scripts and all(src.startswith("/proxy/") for src in scripts)
     assert httpx.get(server.url + scripts[0].removeprefix("/proxy"), timeout=10).status_code == 200
-    layout = httpx.get(server.url + "/_dash-layout", timeout=10).text
-    assert unescape(STREAM_URL.search(layout)[1]) == "/proxy/api/stream"  # type: ignore[index]
+    assert stream_url(server.url) == "/proxy/api/stream"
 
 
 def test_a_mount_path_with_url_syntax_in_it_is_percent_encoded_everywhere(serve: Any) -> None:
@@ -120,8 +118,7 @@ def test_a_mount_path_with_url_syntax_in_it_is_percent_encoded_everywhere(serve:
     server: Server = serve(args=("--root-path", "/team #1?x"))
     page = httpx.get(server.url + "/", timeout=10).text
     assert unescape(PREFIX.search(page)[1]) == "/team%20%231%3Fx/"  # type: ignore[index]
-    layout = httpx.get(server.url + "/_dash-layout", timeout=10).text
-    assert unescape(STREAM_URL.search(layout)[1]) == "/team%20%231%3Fx/api/stream"  # type: ignore[index]
+    assert stream_url(server.url) == "/team%20%231%3Fx/api/stream"
 
 
 def test_a_bring_your_own_dash_app_streams_its_own_route_in_chromium(embedded: Server, page: Page) -> None:
@@ -223,7 +220,7 @@ async def converse(server: Server, count: int) -> list[tuple[str, str, str, bool
         async def one(index: int) -> tuple[str, str, str, bool]:
             body = {"messages": [{"role": "user", "content": f"conversation {index}"}]}
             signed = await client.post("/chat/_dash-update-component", json=sign_request(body))
-            ticket = signed.json()["response"]["ticket"]["data"]["ticket"]
+            ticket = signed.json()["response"]["chat--ticket"]["data"]["ticket"]
             streamed = await client.post("/chat/api/stream", json={"ticket": ticket})
             text, done = answer(streamed.text)
             return signed.headers["x-worker-pid"], streamed.headers["x-worker-pid"], text, done
@@ -232,14 +229,23 @@ async def converse(server: Server, count: int) -> list[tuple[str, str, str, bool
 
 
 def sign_request(body: object) -> dict[str, Any]:
-    """The callback request the chat page sends to have `body` signed into a ticket."""
+    """The callback request the page's Chat sends to have `body` signed into a ticket, with its context
+    (the page's settings)."""
+    settings = {"model": "demo", "preset": "default", "temperature": 0.7}
     return {
         "output": SIGN_CALLBACK,
-        "outputs": {"id": "ticket", "property": "data"},
-        "inputs": [{"id": "ticket-request", "property": "data", "value": {"id": "1", "body": body}}],
-        "changedPropIds": ["ticket-request.data"],
-        "state": [],
+        "outputs": {"id": "chat--ticket", "property": "data"},
+        "inputs": [{"id": "chat--ticket-request", "property": "data", "value": {"id": "1", "body": body}}],
+        "changedPropIds": ["chat--ticket-request.data"],
+        "state": [{"id": name, "property": "value", "value": value} for name, value in settings.items()],
     }
+
+
+def stream_url(base: str, **client: Any) -> str:
+    """Where the page's Chat is told to stream from, by its signing callback at `base`."""
+    body = {"messages": [{"role": "user", "content": "where do I stream?"}]}
+    signed = httpx.post(base + "/_dash-update-component", json=sign_request(body), timeout=10, **client)
+    return signed.json()["response"]["chat--ticket"]["data"]["url"]
 
 
 async def per_worker(server: Server, path: str) -> dict[str, str]:

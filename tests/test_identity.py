@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -91,9 +92,15 @@ def test_a_streams_log_lines_carry_its_user(proxied: Server) -> None:
         "POST", proxied.url + "/api/stream", json=ticket_for("grace"), headers={HEADER: "grace"}
     ) as r:
         r.read()
-    lines = [json.loads(line) for line in proxied.output().splitlines() if line.startswith("{")]
-    ends = [line for line in lines if line["logger"] == "hybrid.stream" and line.get("user") == "grace"]
-    assert ends and ends[-1]["status"] == "finished"
+
+    def ends() -> list[dict]:
+        lines = [json.loads(line) for line in proxied.output().splitlines() if line.startswith("{")]
+        return [line for line in lines if line["logger"] == "hybrid.stream" and line.get("user") == "grace"]
+
+    deadline = time.monotonic() + 5  # the line is written as the stream's task ends, after its last byte
+    while not ends() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ends() and ends()[-1]["status"] == "finished"
 
 
 def test_the_page_says_who_is_signed_in_and_chats_with_tickets_bound_to_them(

@@ -164,10 +164,12 @@ def test_json_logs_carry_the_request_id_which_reaches_the_provider(
     while len(ends()) < 2:
         assert time.monotonic() < deadline, server.output()
         time.sleep(0.02)
-    assert [(end["request_id"], end["status"], end["deltas"]) for end in ends()] == [
-        (request_id, "finished", 20),
-        (made_up, "failed", 0),
+    assert [(end["request_id"], end["status"]) for end in ends()] == [
+        (request_id, "finished"),
+        (made_up, "failed"),
     ]
+    # The simulator's 20 tokens: deltas that arrive in one read leave as one event, so up to 20 events.
+    assert [0 < ends()[0]["deltas"] <= 20, ends()[1]["deltas"]] == [True, 0]
     lines = [json.loads(line) for line in server.output().splitlines() if line.strip()]
     mine = {line["logger"] for line in lines if line.get("request_id") == made_up}
     # The provider's failure, the stream's end and the access log line all name the failing stream.

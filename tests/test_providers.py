@@ -16,13 +16,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import httpx
+import httpx2
 import openai
 import pytest
 
 from hybrid.errors import StreamError
 from hybrid.providers import ChatRequest, Completion, Message, OpenAIProvider, Usage, provider_from_settings
 from hybrid.providers.openai import sdk_options
+from hybrid.providers.upstream import body_reader
 from hybrid.settings import Settings, SettingsError
 from hybrid.simulator import answer_tokens
 from tests.conftest import ROOT, Server, run_async, signed, start_server
@@ -80,12 +83,14 @@ FAULTS = {
         1,
     ),
 }
+LONG = f"sim+tokens=5000+token_ms=5+tag={TAG}"
+MANY = f"sim+tokens=60+token_ms=3+tag={TAG}"
+TOGETHER = f"sim+tokens=300+token_ms=0+tag={TAG}"  # sent back to back: many arrive in one read
 RETRIED = {
     f"sim+status=503+fail_times=1+tag={TAG}": 2,
     f"sim+status=429+retry_after=0.2+fail_times=1+tag={TAG}": 2,
     f"sim+cut_after=0+fail_times=1+tag={TAG}": 2,
 }
-LONG = f"sim+tokens=5000+token_ms=5+tag={TAG}"
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +100,10 @@ def openai_server(simulator: SimulatorProcess, tmp_path_factory: pytest.TempPath
         "OPENAI_API_KEY": API_KEY,
         "OPENAI_BASE_URL": simulator.openai_base_url,
         "HYBRID_MODEL": "sim",
-        "HYBRID_MODELS": ",".join([*FAULTS, *RETRIED, LONG]),
+        "HYBRID_MODELS": ",".join([*FAULTS, *RETRIED, LONG, MANY, TOGETHER]),
         "HYBRID_LOG_LEVEL": "info",
+        "HYBRID_CLIENT_STREAMS": "0",  # one test opens many streams from one client
+        "HYBRID_CLIENT_RATE_PER_MINUTE": "0",
         **TIMEOUTS,
     }
     server = start_server(env=env, log=tmp_path_factory.mktemp("openai") / "server.log")
@@ -190,11 +197,56 @@ def test_azure_requests_use_deployment_urls_and_the_api_key_header(
     assert record["auth"] == "api-key"
 
 
+def test_many_concurrent_answers_arrive_whole_and_in_order(openai_server: Server) -> None:
+    """Fidelity through the aiohttp transport: every token of every answer, once, in order."""
+    expected = "".join(answer_tokens(60))
+
+    async def run() -> list[str]:
+        limits = httpx.Limits(max_connections=120)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+            async def one() -> str:
+                response = await client.post(openai_server.url + "/api/stream", json=chat_body(MANY))
+                return response.text
+
+            return await asyncio.gather(*(one() for _ in range(120)))
+
+    streams = run_async(run())
+    assert [answer(stream) for stream in streams] == [(expected, True)] * len(streams)
+
+
+def test_deltas_that_arrive_together_leave_as_one_event(openai_server: Server) -> None:
+    stream = ask(openai_server, TOGETHER)
+    assert answer(stream) == ("".join(answer_tokens(300)), True)
+    texts = [m for m in parse(stream) if m.event == "message" and m.data != "[DONE]"]
+    assert len(texts) < 300
+
+
 # The provider on its own: what a developer's stream route gets from `provider.reply(...)`.
 
 
+def test_answers_are_read_straight_from_aiohttp(simulator: SimulatorProcess) -> None:
+    """The fast path depends on how the SDK wraps aiohttp: an SDK that changes it must fail here."""
+
+    async def run() -> object:
+        client = openai.AsyncOpenAI(
+            api_key=API_KEY, base_url=simulator.openai_base_url, **sdk_options(**TIMEOUTS_S)
+        )
+        body = {"model": "sim", "messages": [{"role": "user", "content": QUESTION}], "stream": True}
+        async with client:
+            response = await client.post("/chat/completions", cast_to=httpx2.Response, body=body, stream=True)
+            read = body_reader(response)
+            await response.aclose()
+        return getattr(read, "__self__", None)
+
+    assert isinstance(run_async(run()), aiohttp.StreamReader)
+
+
+TIMEOUTS_S = {"connect_timeout": 5.0, "first_token_timeout": 2.0, "token_gap_timeout": 1.0}
+
+
 def provider(base_url: str, **kwargs: float) -> OpenAIProvider:
-    timeouts = {"connect_timeout": 5.0, "first_token_timeout": 2.0, "token_gap_timeout": 1.0, **kwargs}
+    timeouts = {**TIMEOUTS_S, **kwargs}
     client = openai.AsyncOpenAI(api_key=API_KEY, base_url=base_url, **sdk_options(**timeouts))
     return OpenAIProvider(
         client,

@@ -31,6 +31,7 @@ delta_text = st.lists(
 @example(["[DONE]"])
 @example(["[DONE]", "[DONE]"])
 @example(["a\r", "\nb"])
+@example(["\r", "\n", "\n"])  # the LF after a CR is dropped once, not twice
 @example(["  leading and trailing  ", "\n\n", "[DONE]\n"])
 def test_any_deltas_round_trip_through_a_spec_parser(deltas: list[str]) -> None:
     text, done = answer(encode(deltas))

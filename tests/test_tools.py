@@ -10,7 +10,7 @@ from typing import Literal
 import pydantic
 import pytest
 
-from hybrid.tools import Tool, Toolbox, ToolCall, ToolContext, ToolError
+from hybrid.tools import Tool, Toolbox, ToolCall, ToolContext, ToolError, ToolResult
 from tests.conftest import run_async
 
 
@@ -76,9 +76,10 @@ def test_a_call_gets_validated_arguments_and_the_context_and_can_change_the_page
         "columns": None,
         "asked_with": ["Europe", 2024],
     }
-    assert [(change.component_id, change.props) for change in context.changes] == [
+    assert [(change.component_id, change.props) for change in result.changes] == [
         ("region", {"value": "Asia"})
     ]
+    assert not context.changes  # each call has its own copy: its changes come back with its result
 
 
 @pytest.mark.parametrize(
@@ -95,11 +96,10 @@ def test_a_call_gets_validated_arguments_and_the_context_and_can_change_the_page
 def test_bad_arguments_go_back_to_the_model_and_the_function_never_runs(
     arguments: object, problem: str
 ) -> None:
-    context = ToolContext()
-    result = call(Tool.from_function(top_products), arguments, context)
+    result = call(Tool.from_function(top_products), arguments)
     assert result.error
     assert problem in result.output
-    assert not context.changes
+    assert not result.changes
 
 
 def test_a_raising_tool_reports_its_error_and_its_own_sentence_when_it_has_one() -> None:
@@ -116,18 +116,58 @@ def test_a_slow_tool_is_cancelled_at_its_timeout() -> None:
     assert time.monotonic() - started < 1
 
 
+def results(box: Toolbox, calls: list[ToolCall]) -> list[ToolResult]:
+    async def run() -> list[ToolResult]:
+        return [result async for result in box.run(calls, ToolContext())]
+
+    return run_async(run())
+
+
 def test_only_registered_tools_run_and_the_calls_of_a_round_run_at_once() -> None:
     box = Toolbox([Tool.from_function(slow), Tool.from_function(broken)])
     calls = [
-        ToolCall("a", "slow", '{"seconds": 0.2}'),
+        ToolCall("a", "slow", '{"seconds": 0.3}'),
         ToolCall("b", "slow", '{"seconds": 0.2}'),
         ToolCall("c", "exec", '{"code": "import os"}'),
     ]
     started = time.monotonic()
-    results = run_async(box.run(calls, ToolContext()))
-    assert time.monotonic() - started < 0.35  # not one after the other
-    assert [(r.call_id, r.error) for r in results] == [("a", False), ("b", False), ("c", True)]
-    assert results[2].output == "error: there is no tool 'exec' (tools: slow, broken)"
+    ready = results(box, calls)
+    assert time.monotonic() - started < 0.45  # not one after the other
+    # Each result as soon as it is ready: the unknown tool's at once, the shorter wait's before the longer.
+    assert [(r.call_id, r.error) for r in ready] == [("c", True), ("b", False), ("a", False)]
+    assert ready[0].output == "error: there is no tool 'exec' (tools: slow, broken)"
+
+
+def test_a_sync_tool_past_its_timeout_is_abandoned_and_the_round_goes_on() -> None:
+    def stuck(seconds: float) -> str:
+        """Blocks its thread."""
+        time.sleep(seconds)
+        return "late"
+
+    result = call(Tool.from_function(stuck, timeout=0.1), {"seconds": 1})
+    assert result.error and result.output == "error: the tool did not finish within 0.1 s"
+    assert result.seconds < 0.5  # (`asyncio.run` then waits for the thread; a server's loop does not)
+
+
+def test_a_timeout_the_tool_itself_hits_is_the_tools_failure_not_its_time_limit() -> None:
+    async def fetch() -> str:
+        """Fetches with a short deadline of its own."""
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(1)
+        return "never"
+
+    result = call(Tool.from_function(fetch, timeout=5), {})
+    assert result.error and result.output == "error: the tool failed (TimeoutError: )"
+
+
+def test_a_failed_call_changes_nothing_on_the_page() -> None:
+    def half_done(context: ToolContext) -> str:
+        """Changes the page, then fails."""
+        context.set_props("region", {"value": "Asia"})
+        raise ToolError("the second step failed")
+
+    result = call(Tool.from_function(half_done), {})
+    assert result.error and result.changes == ()
 
 
 def test_two_tools_cannot_share_a_name() -> None:

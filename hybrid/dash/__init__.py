@@ -7,7 +7,8 @@
 * `mount.py`: page, asset and callback URLs that follow the mount path of each request;
 * `guard.py`: malformed callback requests answered 400 instead of Dash's 500;
 * `components.py`: dash-extensions `SSE` components wired to stream routes (`stream_on`);
-* `ui/`: the built-in chat page.
+* `chat/`: `hybrid.Chat`, the streaming chat component, and how `create_app` finds and wires it;
+* `ui/`: the built-in chat page, page chrome around one Chat.
 
 Nothing in the ASGI stream core imports from here; `hybrid.app` puts the two together.
 """

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dash import Dash
-from dash.development.base_component import Component
+from dash.development.base_component import Component, ComponentRegistry
 
 BUNDLED = {"dcc": "dash_core_components", "html": "dash_html_components", "dash_table": "dash_table"}
 """Dash's own libraries: their scripts are under namespace `dash` in a folder of this name."""
@@ -22,13 +22,15 @@ BUNDLED = {"dcc": "dash_core_components", "html": "dash_html_components", "dash_
 
 def library_of(resource: dict[str, Any]) -> str | None:
     """The component library a script or stylesheet belongs to (its components' `_namespace`), or None
-    for what every page needs (the renderer, React, the app's assets and external URLs)."""
+    for what is not a component library's: the renderer and React, the app's assets, external URLs, and
+    scripts the app or a package added to the page itself (`app.scripts.append_script`, as `hybrid.Chat`
+    does), whose namespace has no components."""
     namespace = resource.get("namespace")
-    if namespace != "dash":
-        return namespace
-    paths = resource.get("relative_package_path", "")
-    first = paths if isinstance(paths, str) else (paths[0] if paths else "")
-    return BUNDLED.get(first.replace("dash.", "").split("/", 1)[0])
+    if namespace == "dash":
+        paths = resource.get("relative_package_path", "")
+        first = paths if isinstance(paths, str) else (paths[0] if paths else "")
+        return BUNDLED.get(first.replace("dash.", "").split("/", 1)[0])
+    return namespace if namespace in ComponentRegistry.registry else None
 
 
 def libraries_in(component: Component) -> set[str]:

@@ -1,4 +1,8 @@
-"""The embedded demo model: a markdown answer at a realistic cadence, with no keys and no network."""
+"""The embedded demo model: a markdown answer at a realistic cadence, with no keys and no network.
+
+Offered tools, it calls those the user's message names, and then answers with their results
+(`hybrid.providers.demo_tools`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 
-from hybrid.providers.base import ChatRequest, Completion, Reply, Usage
+from hybrid.parts import ToolCall, ToolCallDelta
+from hybrid.providers.base import ChatRequest, Completion, Delta, Reply, Usage
+from hybrid.providers.demo_tools import demo_calls, results_answer
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
 
@@ -46,8 +52,12 @@ def _topic(request: ChatRequest) -> str:
     return words or "your question"
 
 
+ARGUMENT_PIECE = 4
+"""Characters of a tool call's arguments per delta, as a model writes them."""
+
+
 class DemoProvider:
-    """Streams a fixed markdown answer about the user's last message.
+    """Streams a fixed markdown answer about the user's last message; calls the tools it names.
 
     `ttft` is the delay before the first token and `token_delay` the delay between tokens, in seconds.
     """
@@ -64,20 +74,37 @@ class DemoProvider:
     def reply(self, request: ChatRequest) -> Reply:
         return Reply(self._generate(request))
 
-    async def _generate(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
-        turn = sum(1 for m in request.messages if m.role == "user")
-        answer = tokens(_ANSWER.format(topic=_topic(request), turn=turn))
+    async def _generate(self, request: ChatRequest) -> AsyncIterator[Delta | Completion]:
+        last = request.messages[-1] if request.messages else None
+        calls = (
+            demo_calls(last.content, request.tools) if request.tools and last and last.role == "user" else []
+        )
+        if calls:
+            deltas: list[Delta] = [piece for i, call in enumerate(calls) for piece in _pieces(i, call)]
+        elif last and last.role == "tool":
+            deltas = list(tokens(results_answer(request.messages)))
+        else:
+            turn = sum(1 for m in request.messages if m.role == "user")
+            deltas = list(tokens(_ANSWER.format(topic=_topic(request), turn=turn)))
         await asyncio.sleep(self.ttft)
-        for index, token in enumerate(answer):
+        for index, delta in enumerate(deltas):
             if index:
                 await asyncio.sleep(self.token_delay)
-            yield token
+            yield delta
         prompt_tokens = sum(len(tokens(m.content)) for m in request.messages)
         yield Completion(
             model=request.model,
-            finish_reason="stop",
-            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(answer)),
+            finish_reason="tool_calls" if calls else "stop",
+            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(deltas)),
+            tool_calls=tuple(calls),
         )
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+def _pieces(index: int, call: ToolCall) -> list[ToolCallDelta]:
+    """`call` as a model streams it: named first, then its arguments a few characters at a time."""
+    arguments = call.arguments
+    pieces = [arguments[i : i + ARGUMENT_PIECE] for i in range(0, len(arguments), ARGUMENT_PIECE)]
+    return [ToolCallDelta(index, call.call_id, call.name, piece) for piece in ["", *pieces]]

@@ -1,13 +1,15 @@
 """OpenAI, OpenAI-compatible servers (vLLM, Ollama, llama.cpp, LM Studio) and Azure OpenAI, through the SDK.
 
-One `AsyncOpenAI` (or `AsyncAzureOpenAI`) client per process does auth, URLs, connection pooling and TLS.
-The answer itself is read from the SDK's raw streaming response and parsed with jiter (the SDK's own
-JSON parser): `benchmarks/provider_cost.py` measured the SDK's per-chunk pydantic objects at about a
-third of the server's CPU per token (numbers in the README).
+One `AsyncOpenAI` (or `AsyncAzureOpenAI`) client per process does auth, URLs, connection pooling and TLS,
+on the SDK's aiohttp transport (`hybrid.providers.upstream`). The answer is read from the SDK's raw
+streaming response, straight from aiohttp's reader, and decoded by `ChunkDecoder` (jiter, no pydantic).
 
 Retries happen only before the first text (never duplicating text), within the first-token deadline, and
 by this module rather than the SDK, so a long `Retry-After` is reported to the user at once instead of
-waited out in silence.
+waited out in silence. A reasoning model's thinking streams as `hybrid.Reasoning` and counts as answering
+for the deadlines. The answer's length limit is sent as `max_tokens`, which every compatible server knows;
+a model that refuses it for `max_completion_tokens` (OpenAI's reasoning models) is asked again at once
+with that, and so from then on.
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 import openai
-from jiter import from_json
 
 from hybrid.errors import StreamError
-from hybrid.providers.base import ChatRequest, Completion, FailureReport, Reply, Usage
+from hybrid.parts import Reasoning
+from hybrid.providers import upstream
+from hybrid.providers.base import ChatRequest, Completion, Delta, FailureReport, Message, Reply
+from hybrid.providers.chunks import ChunkDecoder, InStreamError, MalformedChunk
+from hybrid.providers.failures import Failure, StreamCut, classify
+from hybrid.providers.watchdog import Watchdog
 
 logger = logging.getLogger("hybrid.providers.openai")
 
@@ -36,19 +40,55 @@ FIRST_RETRY_WAIT = 0.5
 DRAIN_SECONDS = 0.1
 """After `[DONE]`, how long to wait for the end of the body, so the connection can be reused."""
 
+UPSTREAM_ERRORS = (openai.APIError, *upstream.READ_ERRORS, StreamCut, InStreamError, MalformedChunk)
+"""What can go wrong between hybrid and the provider; everything else is a bug and shown as one."""
+
 
 def sdk_options(
     *, connect_timeout: float, first_token_timeout: float, token_gap_timeout: float
 ) -> dict[str, Any]:
-    """The SDK client options hybrid needs: chat-sized timeouts and no SDK retries (this module retries).
+    """The SDK client options hybrid needs: its HTTP client, chat-sized timeouts, no SDK retries.
 
-    The read timeout is only a backstop: `Watchdog` enforces the first-token and gap deadlines.
+    The SDK does not retry: this module does, before the first text only. An answer is read without
+    the SDK's read timeout (aiohttp would re-arm a timer for it on every chunk): `Deadlines` bounds
+    each of its reads instead.
     """
-    read = max(first_token_timeout, token_gap_timeout) + 1.0
+    read = max(first_token_timeout, token_gap_timeout) + 1.0  # a backstop; answers are read without it
     return {
         "timeout": openai.Timeout(read, connect=connect_timeout, write=connect_timeout, pool=connect_timeout),
         "max_retries": 0,
+        "http_client": upstream.http_client(),
     }
+
+
+class Deadlines:
+    """An answer's deadlines: its first text within `first_token` seconds of the question, retries
+    included; then at most `gap` seconds of silence. Past one, the `Watchdog` cancels the answer."""
+
+    __slots__ = ("_loop", "first_token", "first_token_due", "gap", "watchdog")
+
+    def __init__(self, first_token: float, gap: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.first_token, self.gap = first_token, gap
+        self.first_token_due = self._loop.time() + first_token
+        self.watchdog = Watchdog()
+
+    def connecting(self) -> None:
+        """Connecting, sending and the response headers count against the first-token deadline."""
+        self.watchdog.expect(self.first_token_due)
+
+    async def read(self, read: upstream.BodyRead, started: bool) -> bytes:
+        """`read()` within the deadline that applies now: the gap once text `started`, else the first."""
+        watchdog = self.watchdog
+        watchdog.expect(self._loop.time() + self.gap if started else self.first_token_due)
+        try:
+            return await read()
+        finally:
+            watchdog.due = None
+
+    def time_left(self) -> float:
+        """Seconds left until the first-token deadline."""
+        return self.first_token_due - self._loop.time()
 
 
 class OpenAIProvider:
@@ -57,6 +97,9 @@ class OpenAIProvider:
     `models` are offered to the user (for Azure: deployment names). `first_token_timeout` bounds the time
     from the request to the first text, retries included; `token_gap_timeout` the silence between chunks.
     """
+
+    body_reader = staticmethod(upstream.body_reader)
+    """How an attempt reads the answer's body (a benchmark swaps in `upstream.httpx2_reader`)."""
 
     def __init__(
         self,
@@ -75,6 +118,14 @@ class OpenAIProvider:
         self.token_gap_timeout = token_gap_timeout
         self.retries = retries
         self._report: FailureReport | None = None
+        self._completion_tokens: set[str] = set()
+        """Models that refused `max_tokens`: asked with `max_completion_tokens` instead."""
+        timeout = (
+            client.timeout if isinstance(client.timeout, httpx2.Timeout) else httpx2.Timeout(client.timeout)
+        )
+        self._answer_timeout = httpx2.Timeout(
+            None, connect=timeout.connect, write=timeout.write, pool=timeout.pool
+        )
 
     def reply(self, request: ChatRequest) -> Reply:
         return Reply(self._generate(request))
@@ -91,80 +142,137 @@ class OpenAIProvider:
         """Close the client's connection pool."""
         await self.client.close()
 
-    async def _generate(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
-        loop = asyncio.get_running_loop()
-        gap = self.token_gap_timeout
-        first_token_due = loop.time() + self.first_token_timeout
-        watchdog = Watchdog()
+    async def _generate(self, request: ChatRequest) -> AsyncIterator[Delta | Completion]:
+        """The answer: attempts until one streams (retrying only before any delta), then its record."""
+        deadlines = Deadlines(self.first_token_timeout, self.token_gap_timeout)
         decoder = ChunkDecoder()
         attempt = 0
         try:
             while True:
-                watchdog.expect(first_token_due)  # covers connecting and the response headers
                 try:
-                    async with self._stream(request) as response:
-                        chunks = response.http_response.aiter_bytes()
-                        while not decoder.done:
-                            watchdog.expect(loop.time() + gap if decoder.started else first_token_due)
-                            try:
-                                raw = await chunks.__anext__()
-                            except StopAsyncIteration:
-                                break
-                            finally:
-                                watchdog.due = None
-                            text = decoder.feed(raw)
-                            if text:
-                                decoder.started = True
-                                yield text
-                        if decoder.done:
-                            await _drain(chunks)
-                        elif decoder.finish_reason is None:
-                            raise StreamCut
+                    async with contextlib.aclosing(self._attempt(request, decoder, deadlines)) as deltas:
+                        async for delta in deltas:
+                            yield delta
                     break
                 except UPSTREAM_ERRORS as exc:
-                    failure = classify(
-                        exc, model=request.model, provider=self.name, answering=decoder.started
-                    )
-                    wait = self._retry_wait(failure, attempt, first_token_due - loop.time(), decoder.started)
-                    _log_failure(self.name, request.model, attempt, exc, failure, wait)
-                    self._failed(exc, failure.type)
-                    if wait is None:
-                        raise StreamError(failure.message, type=failure.type) from exc
-                    attempt += 1
-                    decoder = ChunkDecoder()
-                    await asyncio.sleep(wait)
+                    if self._wants_completion_tokens(request, exc, decoder.started):
+                        decoder = ChunkDecoder()
+                        continue  # at once, and not counted as a failed attempt
+                    wait = self._failed_attempt(request, attempt, exc, decoder.started, deadlines)
+                attempt += 1
+                decoder = ChunkDecoder()
+                await asyncio.sleep(wait)
         except asyncio.CancelledError:
-            if not watchdog.expired():
+            if not deadlines.watchdog.expired():
                 raise
-            if decoder.started:
-                message, type = f"the model went silent for {gap:g} s", "provider_stalled"
-            else:
-                seconds = self.first_token_timeout
-                message, type = f"the model did not start answering within {seconds:g} s", "provider_timeout"
-            logger.warning("%s %s attempt %d failed: %s", self.name, request.model, attempt + 1, message)
-            self._failed(None, type)
-            raise StreamError(message, type=type) from None
+            raise self._timed_out(request, attempt, decoder.started) from None
         finally:
-            watchdog.close()
+            deadlines.watchdog.close()
+        calls = decoder.tool_calls()
+        reason = decoder.finish_reason
+        if calls and reason in (None, "stop"):
+            reason = "tool_calls"  # what some OpenAI-compatible servers say after calls (Ollama: "stop")
         yield Completion(
-            model=decoder.model or request.model, finish_reason=decoder.finish_reason, usage=decoder.usage
+            model=decoder.model or request.model, finish_reason=reason, usage=decoder.usage, tool_calls=calls
         )
 
-    def _stream(self, request: ChatRequest) -> Any:
-        """The SDK's raw streaming response for `request` (an async context manager)."""
-        params: dict[str, Any] = {
+    async def _attempt(
+        self, request: ChatRequest, decoder: ChunkDecoder, deadlines: Deadlines
+    ) -> AsyncIterator[Delta]:
+        """One request to the provider: its answer's thinking, text and tool calls as they arrive, until
+        `[DONE]`."""
+        deadlines.connecting()
+        async with self._request(request) as response:
+            read = self.body_reader(response)
+            while not decoder.done:
+                raw = await deadlines.read(read, decoder.started)
+                if not raw:
+                    break
+                deltas = decoder.feed(raw)
+                if decoder.reasoning:
+                    yield Reasoning(decoder.reasoning)
+                if not deltas:
+                    continue
+                if type(deltas) is str:
+                    yield deltas
+                else:
+                    for delta in deltas:
+                        yield delta
+            if decoder.failure is not None:
+                raise decoder.failure
+            if decoder.done:
+                await _drain(read)
+            elif decoder.finish_reason is None:
+                raise StreamCut
+
+    def _wants_completion_tokens(self, request: ChatRequest, exc: BaseException, started: bool) -> bool:
+        """Whether `exc` is the model refusing `max_tokens` for `max_completion_tokens`, as OpenAI's
+        reasoning models do (400, `param: max_tokens`); if so it is asked that way from now on."""
+        if started or request.max_tokens is None or request.model in self._completion_tokens:
+            return False
+        if not isinstance(exc, openai.BadRequestError):
+            return False
+        if exc.param != "max_tokens" and "max_completion_tokens" not in str(exc.message):
+            return False
+        logger.info("%s %s refused max_tokens: asking with max_completion_tokens", self.name, request.model)
+        self._completion_tokens.add(request.model)
+        return True
+
+    def _failed_attempt(
+        self, request: ChatRequest, attempt: int, exc: BaseException, started: bool, deadlines: Deadlines
+    ) -> float:
+        """Seconds to wait before the next attempt; `StreamError` (the user's sentence) if there is none."""
+        failure = classify(exc, model=request.model, provider=self.name, answering=started)
+        wait = self._retry_wait(failure, attempt, deadlines.time_left(), started)
+        _log_failure(self.name, request.model, attempt, exc, failure, wait)
+        self._failed(exc, failure.type)
+        if wait is None:
+            raise StreamError(failure.message, type=failure.type) from exc
+        return wait
+
+    def _timed_out(self, request: ChatRequest, attempt: int, started: bool) -> StreamError:
+        """The error for a deadline the watchdog enforced."""
+        if started:
+            message, type = f"the model went silent for {self.token_gap_timeout:g} s", "provider_stalled"
+        else:
+            seconds = self.first_token_timeout
+            message, type = f"the model did not start answering within {seconds:g} s", "provider_timeout"
+        logger.warning("%s %s attempt %d failed: %s", self.name, request.model, attempt + 1, message)
+        self._failed(None, type)
+        return StreamError(message, type=type)
+
+    @contextlib.asynccontextmanager
+    async def _request(self, request: ChatRequest) -> AsyncIterator[httpx2.Response]:
+        """The provider's HTTP response to `request`, its body unread (status errors raise here).
+
+        The SDK's documented way to send any request (`client.post`, `cast_to=httpx2.Response`) keeps
+        its auth, base URL, Azure deployment URLs and `api-version`, and its status errors, without
+        `chat.completions.create`'s type-driven copy of every parameter: 350 µs per request with one
+        message and ~140 µs more per message, on the event loop (see the README).
+        """
+        body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_wire_message(m) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if request.tools:
+            body["tools"] = list(request.tools)
         if request.temperature is not None:
-            params["temperature"] = request.temperature
+            body["temperature"] = request.temperature
         if request.max_tokens is not None:
-            params["max_tokens"] = request.max_tokens
+            limit = "max_completion_tokens" if request.model in self._completion_tokens else "max_tokens"
+            body[limit] = request.max_tokens
+        options: dict[str, Any] = {"timeout": self._answer_timeout}
         if request.request_id:
-            params["extra_headers"] = {"X-Request-ID": request.request_id}
-        return self.client.chat.completions.with_streaming_response.create(**params)
+            options["headers"] = {"X-Request-ID": request.request_id}
+        response = await self.client.post(
+            "/chat/completions", cast_to=httpx2.Response, body=body, options=options, stream=True
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     def _retry_wait(self, failure: Failure, attempt: int, time_left: float, answering: bool) -> float | None:
         """Seconds to wait before retrying, or None: never once text was shown, nor past the deadline."""
@@ -184,105 +292,18 @@ class OpenAIProvider:
             self._report(self.name, status, type)
 
 
-class StreamCut(Exception):
-    """The answer's body ended before `[DONE]` and before a finish reason."""
-
-
-class MalformedChunk(Exception):
-    """A chunk of the answer is not a JSON object."""
-
-
-class InStreamError(Exception):
-    """The provider sent an `{"error": ...}` event in the middle of the stream."""
-
-    def __init__(self, error: Any) -> None:
-        super().__init__("error event")
-        self.error = error if isinstance(error, dict) else {"message": str(error)}
-
-
-UPSTREAM_ERRORS = (openai.APIError, httpx2.RequestError, StreamCut, InStreamError, MalformedChunk)
-"""What can go wrong between hybrid and the provider; everything else is a bug and shown as one."""
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """What went wrong, as the user should read it, and whether a retry may help."""
-
-    message: str
-    type: str
-    retryable: bool = False
-    retry_after: float | None = None
-
-
-def classify(exc: BaseException, *, model: str, provider: str, answering: bool) -> Failure:
-    """The `Failure` an SDK or transport exception means for the user."""
-    if isinstance(exc, openai.APIStatusError):
-        return _status_failure(exc, model=model, provider=provider)
-    if isinstance(exc, openai.APITimeoutError):
-        if isinstance(exc.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout):
-            return Failure("could not connect to the model provider in time", "provider_unreachable", True)
-        return Failure("the model provider did not respond in time", "provider_timeout", True)
-    if isinstance(exc, openai.APIConnectionError):
-        return Failure("could not reach the model provider", "provider_unreachable", True)
-    if isinstance(exc, InStreamError):
-        return Failure("the model provider reported an error while answering", "provider_error")
-    if isinstance(exc, MalformedChunk):
-        return Failure("the model provider sent an answer that is not valid JSON", "provider_malformed")
-    # A transport error or a body cut short while reading the answer.
-    if answering:
-        return Failure("the connection to the model provider broke mid-answer", "provider_cut")
-    return Failure("the connection to the model provider broke", "provider_cut", True)
-
-
-def _status_failure(exc: openai.APIStatusError, *, model: str, provider: str) -> Failure:
-    status, code = exc.status_code, exc.code
-    if status == 400:
-        if code == "context_length_exceeded":
-            return Failure(
-                "the conversation is too long for this model; start a new chat", "provider_bad_request"
-            )
-        if code in ("content_filter", "content_policy_violation"):
-            return Failure("the provider's content filter blocked this request", "provider_content_filter")
-        return Failure("the model provider rejected the request (400)", "provider_bad_request")
-    if status == 401:
-        return Failure("the model provider did not accept the server's API key (401)", "provider_auth")
-    if status == 403:
-        return Failure(f"the server may not use the model {model} (403)", "provider_forbidden")
-    if status == 404:
-        what = "deployment" if provider == "azure" else "model"
-        return Failure(f"the model provider has no {what} named {model} (404)", "provider_not_found")
-    if status == 429:
-        if code == "insufficient_quota":
-            return Failure("the model provider account is out of quota (429)", "provider_quota")
-        retry_after = _retry_after(exc.response.headers)
-        when = f"in {math.ceil(retry_after)} s" if retry_after is not None else "in a moment"
-        return Failure(
-            f"the provider is rate limiting; retry {when}", "provider_rate_limited", True, retry_after
-        )
-    if status in (408, 409) or status >= 500:
-        retry_after = _retry_after(exc.response.headers)
-        return Failure(
-            f"the model provider is having trouble ({status}); retry in a moment",
-            "provider_unavailable",
-            True,
-            retry_after,
-        )
-    return Failure(f"the model provider rejected the request ({status})", "provider_bad_request")
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from `retry-after-ms` or `retry-after` (as a number); None if absent or unusable."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) * scale
-        except ValueError:
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
-            return seconds
-    return None
+def _wire_message(message: Message) -> dict[str, Any]:
+    """A message as OpenAI's chat completions API takes it."""
+    if message.tool_calls:
+        calls = [
+            {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+        # An assistant message that only calls tools has no content (`null`, which every server takes).
+        return {"role": message.role, "content": message.content or None, "tool_calls": calls}
+    if message.tool_call_id is not None:
+        return {"role": message.role, "content": message.content, "tool_call_id": message.tool_call_id}
+    return {"role": message.role, "content": message.content}
 
 
 def _log_failure(
@@ -302,126 +323,9 @@ def _log_failure(
     )
 
 
-class ChunkDecoder:
-    """Turns the raw bytes of a chat completions SSE stream into text, with no pydantic objects.
-
-    `feed` returns the text of every complete event in the bytes it is given, joined: deltas that arrive
-    together are written to the browser together. Lines end in LF or CRLF (what OpenAI, Azure, vLLM and
-    Ollama send); only `data:` fields matter to chat completions.
-    """
-
-    __slots__ = ("_data", "_pending", "done", "finish_reason", "model", "started", "usage")
-
-    def __init__(self) -> None:
-        self._pending = b""
-        self._data: list[bytes] = []
-        self.started = False  # text was passed on: a retry would duplicate it
-        self.done = False
-        self.finish_reason: str | None = None
-        self.model: str | None = None
-        self.usage: Usage | None = None
-
-    def feed(self, raw: bytes) -> str:
-        lines = (self._pending + raw).split(b"\n") if self._pending else raw.split(b"\n")
-        self._pending = lines.pop()
-        texts: list[str] = []
-        data = self._data
-        for line in lines:
-            if line[-1:] == b"\r":
-                line = line[:-1]
-            if line:
-                if line[:5] == b"data:":
-                    data.append(line[6:] if line[5:6] == b" " else line[5:])
-                continue
-            if data:
-                payload = data[0] if len(data) == 1 else b"\n".join(data)
-                data.clear()
-                text = self._event(payload)
-                if text:
-                    texts.append(text)
-        return texts[0] if len(texts) == 1 else "".join(texts)
-
-    def _event(self, payload: bytes) -> str | None:
-        if payload == b"[DONE]":
-            self.done = True
-            return None
-        try:
-            chunk = from_json(payload)
-        except ValueError:
-            raise MalformedChunk from None
-        if not isinstance(chunk, dict):
-            raise MalformedChunk
-        if chunk.get("error"):
-            raise InStreamError(chunk["error"])
-        text = None
-        choices = chunk.get("choices")
-        if choices:
-            choice = choices[0]
-            delta = choice.get("delta")
-            if delta:
-                text = delta.get("content")
-            reason = choice.get("finish_reason")
-            if reason:
-                self.finish_reason = reason
-        usage = chunk.get("usage")
-        if usage:
-            self.usage = Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-        if self.model is None:
-            self.model = chunk.get("model")
-        return text
-
-
-class Watchdog:
-    """Cancels the task awaiting the provider once a wait outlives its deadline (`due`, loop time).
-
-    Like `asyncio.timeout`, but a chunk costs two attribute writes rather than a new timer: the timer is
-    re-armed only when it fires early. `due` is None while the reader is not waiting on the provider,
-    e.g. while the consumer writes a delta to the browser.
-    """
-
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None, "a Watchdog guards the task that creates it"
-        self._task = task
-        self._cancelling = task.cancelling()
-        self._handle: asyncio.TimerHandle | None = None
-        self._fired = False
-        self.due: float | None = None
-
-    def expect(self, due: float) -> None:
-        """Expect data by `due`. Cheap when deadlines only move later, as they do between chunks."""
-        self.due = due
-        handle = self._handle
-        if handle is None or due < handle.when():
-            if handle is not None:
-                handle.cancel()
-            self._handle = self._loop.call_at(due, self._check)
-
-    def _check(self) -> None:
-        self._handle = None
-        due = self.due
-        if due is None:
-            return  # the reader is busy elsewhere; the next wait re-arms
-        if self._loop.time() >= due:
-            self._fired = True
-            self._task.cancel()
-        else:
-            self._handle = self._loop.call_at(due, self._check)
-
-    def expired(self) -> bool:
-        """Whether the cancellation being handled is this watchdog's (and nobody else's)."""
-        return self._fired and self._task.uncancel() <= self._cancelling
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
+async def _drain(read: upstream.BodyRead) -> None:
     """Read the end of a finished body briefly, so the pool can reuse the connection."""
-    with contextlib.suppress(TimeoutError, httpx2.RequestError):
+    with contextlib.suppress(TimeoutError, *upstream.READ_ERRORS):
         async with asyncio.timeout(DRAIN_SECONDS):
-            async for _ in chunks:
+            while await read():
                 pass

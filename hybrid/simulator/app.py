@@ -3,10 +3,14 @@
 Routes:
 
 * `POST /v1/chat/completions` and `POST /openai/deployments/{deployment}/chat/completions?api-version=...`
-  answer streamed (`"stream": true`, SSE chunks, a usage chunk with `stream_options.include_usage`) or not;
+  answer streamed (`"stream": true`, SSE chunks, a usage chunk with `stream_options.include_usage`) or not,
+  with text or, when asked (`hybrid.simulator.tools`), with calls of the tools the request offers;
 * `GET /v1/models` lists the model;
 * `GET /_sim/requests` is the request log: when each request started, sent its first content, and when its
   connection closed (epoch seconds, `time.time()`), and how it ended; `DELETE /_sim/requests` clears it.
+
+With `reasoning=N` it streams N chunks of thinking first, as reasoning models do; with
+`rejects_max_tokens=1` it refuses `max_tokens` as OpenAI's reasoning models do.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,8 +30,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from hybrid.simulator.scenario import DirectiveError, Scenario, answer_tokens, split_model
+from hybrid.simulator import tools
+from hybrid.simulator.scenario import DirectiveError, Scenario, answer_tokens, split_model, thinking_tokens
 
+_COMPACT = (",", ":")
 LOG_SIZE = 10_000
 """Requests the log keeps (the oldest are dropped), so long benchmarks run in bounded memory."""
 
@@ -54,9 +60,19 @@ class RequestRecord:
     outcome: str = "open"
     """`completed`, `client_closed`, `status`, `cut` or `error_event` (`open` while it runs)."""
     chunks: int = 0
-    """Content chunks sent."""
+    """Content chunks sent (in a tool round: pieces of calls)."""
     request_id: str | None = None
     """The request's `X-Request-ID` header."""
+    limit_param: str | None = None
+    """How the answer's length was limited: `max_tokens`, `max_completion_tokens` or None."""
+    tools_offered: list[str] = field(default_factory=list)
+    """The names of the tools the request offered."""
+    tool_calls_sent: list[dict[str, str]] = field(default_factory=list)
+    """The calls this answer made: `id`, `name`, `arguments`."""
+    tool_calls_received: list[dict[str, Any]] = field(default_factory=list)
+    """The calls of the request's assistant messages, as it sent them."""
+    tool_results_received: list[dict[str, Any]] = field(default_factory=list)
+    """The request's `tool` messages: `tool_call_id` and `content`."""
 
     def close(self, outcome: str, at: float | None = None) -> None:
         self.outcome = outcome
@@ -132,8 +148,20 @@ class Simulator:
             include_usage=bool(stream_options.get("include_usage")),
             started=time.time(),
             request_id=request.headers.get("x-request-id"),
+            limit_param=next((key for key in ("max_tokens", "max_completion_tokens") if key in body), None),
+            **_tool_traffic(body),
         )
         self.log.append(record)
+        if scenario.rejects_max_tokens and "max_tokens" in body:
+            record.close("status")
+            return _error(
+                400,
+                "unsupported_parameter",
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "invalid_request_error",
+                param="max_tokens",
+            )
         if scenario.status is not None:
             record.close("status")
             headers = {} if scenario.retry_after is None else {"Retry-After": f"{scenario.retry_after:g}"}
@@ -148,20 +176,35 @@ class Answer:
     def __init__(self, scenario: Scenario, record: RequestRecord, body: dict[str, Any]) -> None:
         self.scenario = scenario
         self.record = record
-        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
-        count = scenario.tokens if max_tokens is None else min(scenario.tokens, int(max_tokens))
-        self.finish_reason = "length" if count < scenario.tokens else "stop"
-        tokens = answer_tokens(count)
-        step = scenario.tokens_per_chunk
-        self.chunks = ["".join(tokens[i : i + step]) for i in range(0, count, step)]
+        self.id = f"chatcmpl-sim-{record.id}"
+        self.created = int(record.started)
+        calls = tools.calls_wanted(scenario, body, prefix=f"call_sim{record.id}")
+        self.chunks: list[str] = []
+        """The text of each content chunk; empty in a tool round."""
+        self.tool_calls = tools.message_calls(calls)
+        if calls:
+            record.tool_calls_sent = calls
+            self.deltas = tools.fragments(calls, scenario.tool_chunk_chars, bool(scenario.tool_interleave))
+            self.finish_reason = "tool_calls"
+            count = len(self.deltas)
+        else:
+            max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+            count = scenario.tokens if max_tokens is None else min(scenario.tokens, int(max_tokens))
+            self.finish_reason = "length" if count < scenario.tokens else "stop"
+            tokens = answer_tokens(count)
+            step = scenario.tokens_per_chunk
+            self.chunks = ["".join(tokens[i : i + step]) for i in range(0, count, step)]
+            self.deltas = [
+                json.dumps({"content": chunk}, ensure_ascii=False, separators=_COMPACT)
+                for chunk in self.chunks
+            ]
+        self.thinking = thinking_tokens(scenario.reasoning)
         self.usage = {
             "prompt_tokens": _prompt_tokens(body.get("messages", [])),
             "completion_tokens": count,
             "total_tokens": 0,
         }
         self.usage["total_tokens"] = self.usage["prompt_tokens"] + count
-        self.id = f"chatcmpl-sim-{record.id}"
-        self.created = int(record.started)
 
     async def complete(self, request: Request) -> Response:
         """The non-streaming answer, after as long as streaming it would take."""
@@ -170,15 +213,20 @@ class Answer:
             record.close("status")
             return _status_error(500, {})
         loop = asyncio.get_running_loop()
-        seconds = (scenario.ttft_ms + scenario.token_ms * max(len(self.chunks) - 1, 0)) / 1000
+        seconds = (scenario.ttft_ms + scenario.token_ms * max(len(self.deltas) - 1, 0)) / 1000
         ready = loop.time() + (float("inf") if scenario.stall_after is not None else seconds)
         while (remaining := ready - loop.time()) > 0:
             if await request.is_disconnected():
                 record.close("client_closed")
                 return Response(status_code=499)
             await asyncio.sleep(min(remaining, 0.05))
-        self.record.chunks = len(self.chunks)
+        self.record.chunks = len(self.deltas)
         self.record.close("completed")
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.chunks), "refusal": None}
+        if self.thinking:
+            message[self.scenario.reasoning_field] = "".join(self.thinking)
+        if self.tool_calls:
+            message.update(content=None, tool_calls=self.tool_calls)
         return JSONResponse(
             {
                 "id": self.id,
@@ -188,7 +236,7 @@ class Answer:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "".join(self.chunks), "refusal": None},
+                        "message": message,
                         "logprobs": None,
                         "finish_reason": self.finish_reason,
                     }
@@ -229,7 +277,15 @@ class Answer:
         role = '{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}'
         await _body(send, f"{head}{role}]{usage_null}}}\n\n")
         due = loop.time() + scenario.ttft_ms / 1000
-        for index in range(len(self.chunks) + 1):
+        for thought in self.thinking:  # paced like the answer; `first_content` is the answer's
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            delta = f'{{"{scenario.reasoning_field}":{json.dumps(thought, ensure_ascii=False)}}}'
+            choice = f'{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":null}}'
+            await _body(send, f"{head}{choice}]{usage_null}}}\n\n")
+            due += scenario.token_ms / 1000
+        for index in range(len(self.deltas) + 1):
             if index == scenario.cut_after:
                 record.close("cut")
                 raise SimulatedCut
@@ -247,13 +303,12 @@ class Answer:
                 await _body(send, f"data: {json.dumps(error)}\n\n", more=False)
                 record.close("error_event")
                 return
-            if index == len(self.chunks):
+            if index == len(self.deltas):
                 break
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            delta = json.dumps(self.chunks[index], ensure_ascii=False)
-            choice = f'{{"index":0,"delta":{{"content":{delta}}},"logprobs":null,"finish_reason":null}}'
+            choice = f'{{"index":0,"delta":{self.deltas[index]},"logprobs":null,"finish_reason":null}}'
             await _body(send, f"{head}{choice}]{usage_null}}}\n\n")
             if index == 0:
                 record.first_content = time.time()
@@ -276,6 +331,26 @@ async def _wait_disconnect(receive: Receive) -> float:
     while (await receive())["type"] != "http.disconnect":
         pass
     return time.time()
+
+
+def _tool_traffic(body: dict[str, Any]) -> dict[str, Any]:
+    """What a request's body holds of tools: the tools offered, the calls and results sent back."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    return {
+        "tools_offered": [
+            spec["function"].get("name")
+            for spec in body.get("tools") or []
+            if isinstance(spec, dict) and isinstance(spec.get("function"), dict)
+        ],
+        "tool_calls_received": [
+            call for m in messages if m.get("role") == "assistant" for call in m.get("tool_calls") or []
+        ],
+        "tool_results_received": [
+            {"tool_call_id": m.get("tool_call_id"), "content": m.get("content")}
+            for m in messages
+            if m.get("role") == "tool"
+        ],
+    }
 
 
 def _prompt_tokens(messages: list[Any]) -> int:
@@ -316,9 +391,15 @@ def _status_error(status: int, headers: dict[str, str]) -> JSONResponse:
 
 
 def _error(
-    status: int, code: str | None, message: str, type: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str | None,
+    message: str,
+    type: str,
+    headers: dict[str, str] | None = None,
+    *,
+    param: str | None = None,
 ) -> JSONResponse:
-    body = {"error": {"message": message, "type": type, "param": None, "code": code}}
+    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

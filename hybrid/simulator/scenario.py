@@ -8,6 +8,7 @@ the model name (`sim+status=429+retry_after=20`, which also works as an Azure de
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from itertools import cycle, islice
 
@@ -28,6 +29,12 @@ print("every token here is predictable")
 """
 
 
+_THINKING = """\
+The user asks a question; let me think it through before I answer. First, what do they need to know? \
+Then, which facts matter, and in what order? A short, clear answer will do. \
+"""
+
+
 def _tokens(text: str) -> list[str]:
     tokens: list[str] = []
     for word in text.split(" "):
@@ -36,11 +43,17 @@ def _tokens(text: str) -> list[str]:
 
 
 CORPUS_TOKENS = _tokens(_CORPUS)
+THINKING_TOKENS = _tokens(_THINKING)
 
 
 def answer_tokens(count: int) -> list[str]:
     """The first `count` tokens every simulated answer is made of (the corpus, repeated)."""
     return list(islice(cycle(CORPUS_TOKENS), count))
+
+
+def thinking_tokens(count: int) -> list[str]:
+    """The first `count` tokens of a simulated reasoning model's thinking."""
+    return list(islice(cycle(THINKING_TOKENS), count))
 
 
 class DirectiveError(ValueError):
@@ -70,6 +83,25 @@ class Scenario:
     """Inject the fault only into the first `fail_times` requests with the same directives."""
     tag: str = ""
     """Free text that makes directives unique (separate `fail_times` counters per test)."""
+    reasoning: int = 0
+    """Stream this many chunks of thinking before the answer, as reasoning models do."""
+    reasoning_field: str = "reasoning_content"
+    """The delta field the thinking comes in: `reasoning_content` (vLLM, DeepSeek, SGLang) or
+    `reasoning` (Ollama, OpenRouter)."""
+    rejects_max_tokens: int = 0
+    """1: refuse `max_tokens` with OpenAI's 400 for reasoning models (it wants `max_completion_tokens`)."""
+    tools: str = ""
+    """Call tools instead of answering: the first N the request offers (`2`), or names (`a,b`)."""
+    tool_args: str = ""
+    """The calls' arguments by tool name, as JSON: an object is sent as JSON, a string as it is (so
+    `{"top_products": "{not json"}` sends broken JSON); other tools get arguments made from their schema."""
+    tool_chunk_chars: int = 0
+    """Stream a call's arguments this many characters per chunk (0: all at once)."""
+    tool_interleave: int = 0
+    """1: alternate the chunks of parallel calls; 0: one call after the other, as OpenAI does."""
+    tool_rounds: int = 1
+    """Answer with calls while the conversation since the last user message has fewer rounds of calls
+    than this; then in text. A large number makes a model that calls tools forever."""
 
     def __post_init__(self) -> None:
         for name in ("ttft_ms", "token_ms", "jitter_ms"):
@@ -79,6 +111,25 @@ class Scenario:
             raise DirectiveError("tokens must not be negative and tokens_per_chunk must be at least 1")
         if self.status is not None and not 400 <= self.status <= 599:
             raise DirectiveError("status must be an error status, 400 to 599")
+        if self.reasoning < 0:
+            raise DirectiveError("reasoning must not be negative")
+        if self.reasoning_field not in ("reasoning_content", "reasoning"):
+            raise DirectiveError("reasoning_field must be reasoning_content or reasoning")
+        if self.tool_chunk_chars < 0 or self.tool_rounds < 0:
+            raise DirectiveError("tool_chunk_chars and tool_rounds must not be negative")
+        self.tool_arguments()
+
+    def tool_arguments(self) -> dict[str, object]:
+        """`tool_args` read: arguments by tool name."""
+        if not self.tool_args:
+            return {}
+        try:
+            given = json.loads(self.tool_args)
+        except ValueError:
+            raise DirectiveError("tool_args must be a JSON object of arguments by tool name") from None
+        if not isinstance(given, dict):
+            raise DirectiveError("tool_args must be a JSON object of arguments by tool name")
+        return given
 
     @property
     def faulty(self) -> bool:

@@ -99,9 +99,14 @@ def recorded_route(provider: ScriptedProvider) -> Route:
     """`GET /test/requests`: every request `provider` was asked, oldest first."""
 
     async def recorded(request: Request) -> JSONResponse:
-        return JSONResponse([asdict(item) for item in provider.requests])
+        return JSONResponse([_recorded(item) for item in provider.requests])
 
     return Route("/test/requests", recorded, methods=["GET"])
+
+
+def _recorded(request: ChatRequest) -> dict[str, object]:
+    """A request as the tests compare it: each message its role and content (no tool rounds here)."""
+    return {**asdict(request), "messages": [{"role": m.role, "content": m.content} for m in request.messages]}
 
 
 provider = ScriptedProvider()

@@ -1,4 +1,4 @@
-"""The built-in chat page: a Dash app that streams answers from the native stream endpoint."""
+"""The built-in chat page: a Dash app made of page chrome around one `hybrid.Chat`."""
 
 from hybrid.dash.ui.chat import build_chat_app
 

@@ -1,22 +1,26 @@
-"""`build_chat_app`: the chat page as a Dash app (layout in `layout.py`, callbacks in `callbacks.py`,
-browser code in `assets/`).
+"""`build_chat_app`: the built-in chat page, a thin layout (`layout.py`) around one `hybrid.Chat`.
 
-The page streams answers from the native `POST /api/stream` route, whose URL is computed per page load
-from the mount path of the request (`hybrid.dash.mount.route_url`), never hard-coded to `/`.
+The page adds what a whole chat application has around the conversation: a sidebar of conversations
+(`assets/page.js`, which talks to the Chat's controller), and settings (model, style, temperature) that
+reach the answer as the Chat's `context`. Everything about the conversation itself is the Chat's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
-from dash import Dash, html
+from dash import Dash, State
 
-from hybrid.chat import CHAT_STREAM_PATH, PRESETS, Preset
+from hybrid.chat import PRESETS, Preset
+from hybrid.dash.chat import Chat
 from hybrid.dash.libraries import libraries_in, load_only
-from hybrid.dash.mount import route_url
 from hybrid.dash.serve import signed_in_user
-from hybrid.dash.ui.callbacks import IssueTicket, register_callbacks
-from hybrid.dash.ui.layout import chat_layout
+from hybrid.dash.ui.layout import EXAMPLES, chat_layout
+from hybrid.errors import StreamError
+from hybrid.parts import Part
+
+CHAT_ID = "chat"
 
 
 def build_chat_app(
@@ -24,28 +28,55 @@ def build_chat_app(
     models: Sequence[str] = ("demo",),
     presets: Mapping[str, Preset] = PRESETS,
     allow_system_prompt: bool = False,
-    issue_ticket: IssueTicket | None = None,
 ) -> Dash:
-    """The chat UI as a Dash (Flask) app, ready to mount under `hybrid.create_app`.
+    """The chat UI as a Dash (Flask) app, ready to serve with `hybrid.create_app`.
 
     `presets` are the system-prompt presets the server accepts (names and labels are shown; the prompts
-    stay on the server); `allow_system_prompt` adds a free-text system prompt to the settings. When the
-    stream endpoint accepts only signed tickets, pass `issue_ticket` (e.g. `ChatStream.issue`): the page
-    then gets a ticket for each request from a Dash callback and posts `{"ticket": ...}` instead.
+    stay on the server); `allow_system_prompt` adds a free-text system prompt to the settings.
     """
     app = Dash(__name__, title="hybrid chat", update_title=None)
+    chat = page_chat(presets, allow_system_prompt=allow_system_prompt)
 
-    def layout() -> html.Div:
+    def layout() -> Any:
         return chat_layout(
-            stream_url=route_url(CHAT_STREAM_PATH),
+            chat,
             models=models,
             presets=presets,
             allow_system_prompt=allow_system_prompt,
-            tickets=issue_ticket is not None,
             user=signed_in_user(),
         )
 
     app.layout = layout
     load_only(app, libraries_in(layout()))  # no dash_table (34 KB) on a page without a table
-    register_callbacks(app, allow_system_prompt=allow_system_prompt, issue_ticket=issue_ticket)
     return app
+
+
+def page_chat(presets: Mapping[str, Preset], *, allow_system_prompt: bool) -> Chat:
+    """The page's Chat: the settings are its context, and its answer is the provider's with them."""
+    context = [State("model", "value"), State("preset", "value"), State("temperature", "value")]
+    if allow_system_prompt:
+        context.append(State("system", "value"))
+    chat = Chat(
+        CHAT_ID,
+        context=context,
+        examples=EXAMPLES,
+        placeholder="Message hybrid",
+        new_chat=False,  # the sidebar has it
+        control_ids={"prompt": "prompt", "send": "send", "stop": "stop"},
+        className="page-chat",
+    )
+
+    @chat.answer
+    async def answer(
+        messages: Sequence[Any], model: str, preset: str | None, temperature: float | None, system: str = ""
+    ) -> AsyncIterator[Part]:
+        if allow_system_prompt and system and system.strip():
+            prompt = system
+        elif preset is None or preset in presets:
+            prompt = presets[preset].prompt if preset else ""
+        else:
+            raise StreamError(f"this server has no style named {preset!r}", type="invalid_request")
+        async for part in chat.model(messages, system=prompt or None, model=model, temperature=temperature):
+            yield part
+
+    return chat

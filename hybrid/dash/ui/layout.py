@@ -1,7 +1,7 @@
-"""The chat page's layout: Dash components for the controls, empty containers the page script fills.
+"""The chat page's layout: a header with settings, a sidebar of conversations, and the page's Chat.
 
-The conversation (`#conversation`) and the history list (`#conversation-list`) are rendered by
-`assets/chat.js`; Dash never re-renders them, so a streaming answer costs no React or server work.
+The conversation list (`#conversation-list`) is rendered by `assets/page.js` from the Chat's controller;
+the settings are Dash components whose values the Chat reads as its context when the user sends.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from dash import dcc, html
 
 from hybrid.chat import Preset
+from hybrid.dash.chat import Chat
 
 EXAMPLES = (
     "Explain Server-Sent Events in one paragraph",
@@ -22,25 +23,14 @@ EXAMPLES = (
 
 
 def chat_layout(
+    chat: Chat,
     *,
-    stream_url: str,
     models: Sequence[str],
     presets: Mapping[str, Preset],
     allow_system_prompt: bool,
-    tickets: bool,
     user: str | None = None,
 ) -> html.Div:
-    """The whole page; `stream_url` is where this page load reaches the chat stream.
-
-    With `tickets`, the page asks the server (a Dash callback) to sign each request before it streams.
-    `user` is who is signed in, shown in the header, when the app knows its users.
-    """
-    config = {
-        "streamUrl": stream_url,
-        "examples": EXAMPLES,
-        "allowSystem": allow_system_prompt,
-        "tickets": tickets,
-    }
+    """The whole page around `chat`; `user` is who is signed in, shown in the header, when the app knows."""
     return html.Div(
         className="app",
         children=[
@@ -63,18 +53,9 @@ def chat_layout(
                             _settings(models, presets, allow_system_prompt),
                         ],
                     ),
-                    html.Section(
-                        id="conversation",
-                        className="conversation",
-                        tabIndex="-1",
-                        **{"aria-label": "Conversation"},
-                    ),
-                    _composer(),
+                    chat,
                 ],
             ),
-            dcc.Store(id="chat-config", data=config),
-            dcc.Store(id="ticket-request"),
-            dcc.Store(id="ticket"),
         ],
     )
 
@@ -137,22 +118,5 @@ def _choice(id: str, legend: str, options: list[dict[str, str]]) -> html.Fieldse
                 persistence=True,
                 persistence_type="local",
             ),
-        ],
-    )
-
-
-def _composer() -> html.Div:
-    return html.Div(
-        children=[
-            html.Div(
-                className="composer",
-                children=[
-                    html.Label("Message", htmlFor="prompt", className="visually-hidden"),
-                    dcc.Textarea(id="prompt", className="prompt", placeholder="Message hybrid", rows=1),
-                    html.Button("Send", id="send", type="button"),
-                    html.Button("Stop", id="stop", type="button", disabled=True),
-                ],
-            ),
-            html.P("Enter sends · Shift+Enter adds a line", className="hint", id="composer-hint"),
         ],
     )

@@ -12,11 +12,12 @@
   const LINE = /\r\n|\r|\n/;
 
   /**
-   * Stream the body `request(signal)` gives (or a promise of it, e.g. a signed ticket still on its way;
-   * `signal` aborts on stop) to `url`. Handlers: `text(delta)`, `event(name, data)`, and `end(outcome)`
-   * once, where outcome is `{done: true}`, `{stopped: true}` or `{error: "why"}`. Returns `{stop()}`.
+   * Post the request `request(signal)` gives, `{url, body}` (or a promise of it: a signed ticket still on
+   * its way; `signal` aborts on stop), and read the answer. Handlers: `text(delta)`, `event(name, data)`,
+   * and `end(outcome)` once, where outcome is `{done: true}`, `{stopped: true}` or `{error: "why"}`.
+   * Returns `{stop()}`.
    */
-  function openStream(url, request, handlers) {
+  function openStream(request, handlers) {
     const abort = new AbortController();
     let stopped = false;
     let ended = false;
@@ -27,9 +28,9 @@
     };
 
     (async () => {
-      let payload;
+      let target;
       try {
-        payload = await request(abort.signal);
+        target = await request(abort.signal);
       } catch (error) {
         end({ error: error.message });
         return;
@@ -37,10 +38,10 @@
       if (stopped) return;
       let response;
       try {
-        response = await fetch(url, {
+        response = await fetch(target.url, {
           method: "POST",
           headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-          body: JSON.stringify(payload),
+          body: JSON.stringify(target.body),
           cache: "no-store",
           signal: abort.signal,
         });

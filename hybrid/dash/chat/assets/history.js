@@ -1,18 +1,22 @@
-/* Conversations kept in this browser's localStorage, so they survive reloads. Nothing is stored on the
- * server. A conversation is `{id, title, updated, messages}`; a message is `{role, content, ...}` with,
- * for answers, `status` ("streaming", "done", "stopped", "error"), `error`, `notice` and footer stats. */
+/* Conversations kept in this browser's localStorage, one entry per Chat (its id names it), so they survive
+ * reloads; nothing is stored on the server. A Chat with history off keeps them in memory only. State is
+ * `{conversations, current}`; a conversation is `{id, title, updated, messages}`; a message is
+ * `{role, content, ...}` with, for answers, `status` ("streaming", "done", "stopped", "error"), `error`,
+ * `notice`, `reasoning` and footer stats. */
 (function () {
   "use strict";
   const hybrid = (window.hybridChat = window.hybridChat || {});
 
-  const KEY = "hybrid.chat.v1";
+  const PREFIX = "hybrid.chat.v1:";
 
-  function load() {
-    let state;
-    try {
-      state = JSON.parse(localStorage.getItem(KEY) || "null");
-    } catch {
-      state = null;
+  function load(key) {
+    let state = null;
+    if (key) {
+      try {
+        state = JSON.parse(localStorage.getItem(key) || "null");
+      } catch {
+        state = null;
+      }
     }
     if (!state || !Array.isArray(state.conversations)) state = { conversations: [], current: null };
     for (const conversation of state.conversations) {
@@ -27,17 +31,24 @@
     return state;
   }
 
-  function save(state) {
+  function save(key, state) {
+    if (!key) return;
     // When storage is full, forget the oldest conversations rather than the newest answer.
     for (;;) {
       try {
-        localStorage.setItem(KEY, JSON.stringify(state));
+        localStorage.setItem(key, JSON.stringify(state));
         return;
       } catch {
         if (state.conversations.length <= 1) return;
         state.conversations.sort((a, b) => b.updated - a.updated).pop();
       }
     }
+  }
+
+  /** Where the Chat `id` keeps its conversations: localStorage, or nowhere when `enabled` is false. */
+  function storage(id, enabled) {
+    const key = enabled ? PREFIX + id : null;
+    return { load: () => load(key), save: (state) => save(key, state) };
   }
 
   function newId() {
@@ -49,5 +60,5 @@
     return line.length > 48 ? line.slice(0, 47) + "…" : line;
   }
 
-  hybrid.history = { load, save, newId, titleOf };
+  hybrid.history = { storage, newId, titleOf, PREFIX };
 })();

@@ -1,0 +1,554 @@
+/* The Chat component's controller: one `ChatController` per Chat element, holding all of its state.
+ *
+ * Dash renders the Chat's skeleton (conversation section, composer, stores) and starts a controller
+ * through the clientside function `hybridChat.init` (see `wiring.py`); the controller renders the
+ * conversation itself, so a streaming answer never goes through Dash's store or a server round trip.
+ * A turn renders the conversation once; each delta only updates the streaming message (`markdown.js`).
+ * Nothing lives in this script's scope but functions: every Chat on a page is its own, and the
+ * controller of a Chat element is `element.hybridChat`. Pages talk to it through its methods
+ * (`newChat`, `open`, `remove`, `conversations`) and the `hybrid-chat:change` event it dispatches. */
+(function () {
+  "use strict";
+  const hybrid = (window.hybridChat = window.hybridChat || {});
+
+  const STICK_PX = 48; // closer than this to the bottom counts as "following the answer"
+  // A ticket request still unanswered after this long fails its answer (with Retry): without it the Chat
+  // would wait forever when the signing callback's request fails or hangs.
+  const TICKET_TIMEOUT_MS = 15000;
+  const CHANGE = "hybrid-chat:change";
+
+  function element(tag, attributes, text) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  /** A button for one of the `ACTIONS` (below); the action's name is also its class, for styling. */
+  function button(action, text, label) {
+    const node = element("button", { type: "button", class: action, "data-action": action }, text);
+    if (label) node.setAttribute("aria-label", label);
+    return node;
+  }
+
+  /** A button whose visible text is drawn by CSS (`data-label`), so it stays out of the message's
+   * innerText (copying or reading a message gives its content only); `label` is its accessible name. */
+  function quietButton(action, text, label) {
+    const node = button(action, undefined, label);
+    node.classList.add("quiet-label");
+    node.dataset.label = text;
+    return node;
+  }
+
+  /** Dash's `set_props`, for a component of the page an answer changes (`hybrid.SetProps`). */
+  function setProps(id, props) {
+    try {
+      window.dash_clientside.set_props(id, props);
+    } catch (error) {
+      console.warn("hybrid.SetProps could not change", id, error);
+    }
+  }
+
+  function footerText(message) {
+    const parts = [];
+    if (message.model) parts.push(message.model);
+    if (message.ttftMs != null) parts.push(`TTFT ${message.ttftMs} ms`);
+    if (message.tokens) parts.push(`${message.counted ? "~" : ""}${message.tokens} tokens`);
+    if (message.tokens && message.seconds > 0) parts.push(`${(message.tokens / message.seconds).toFixed(1)} tokens/s`);
+    return parts.join(" · ");
+  }
+
+  function thoughtFor(ms) {
+    return `Thought for ${ms < 10000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
+  }
+
+  const articleOf = (target) => target.closest(".message");
+
+  /** What each button inside a Chat does, by its `data-action` (see `button`). A handler gets the
+   * controller and the button that was clicked. */
+  const ACTIONS = {
+    "example-prompt": (chat, target) => chat.send(target.textContent),
+    "copy-code": (chat, target) => chat.copy(target.closest(".code-block").querySelector("code").textContent, target),
+    copy: (chat, target) => chat.copy(chat.current().messages[chat.indexOf(articleOf(target))].content, target),
+    regenerate: (chat, target) => chat.rerun(articleOf(target)),
+    retry: (chat, target) => chat.rerun(articleOf(target)),
+    edit: (chat, target) => chat.startEdit(articleOf(target)),
+    "edit-save": (chat, target) => chat.finishEdit(articleOf(target), true),
+    "edit-cancel": (chat, target) => chat.finishEdit(articleOf(target), false),
+  };
+
+  class ChatController {
+    /** The controller of the Chat element `root`; `config` comes from the server (see `component.py`). */
+    constructor(root, config) {
+      this.root = root;
+      this.config = config;
+      this.view = root.querySelector(".chat-conversation");
+      this.prompt = root.querySelector(".chat-prompt");
+      this.sendButton = root.querySelector(".chat-send");
+      this.stopButton = root.querySelector(".chat-stop");
+      this.storage = hybrid.history.storage(config.id, config.history);
+      this.state = this.storage.load();
+      this.turn = null; // the answer streaming now
+      this.tickets = new Map(); // ticket requests waiting for the server: id -> settle(answer)
+      this.stick = true;
+      this.lastRender = null; // the last answer's render cost: the render-budget test reads it
+      this.view.addEventListener("scroll", () => this.onScroll(), { passive: true });
+      root.addEventListener("click", (event) => this.onClick(event));
+      root.addEventListener("keydown", (event) => this.onKeyDown(event));
+      this.sendButton.addEventListener("click", () => this.sendPrompt());
+      this.stopButton.addEventListener("click", () => this.stop());
+      const newChat = root.querySelector(".chat-new");
+      if (newChat) newChat.addEventListener("click", () => this.newChat());
+      window.addEventListener("pagehide", () => this.persist()); // keep the partial answer of a reload mid-stream
+      this.renderConversation();
+    }
+
+    // ---- state ----------------------------------------------------------------------------------
+
+    current() {
+      return this.state.conversations.find((c) => c.id === this.state.current) || null;
+    }
+
+    /** The conversations, newest first, for a page's list of them. */
+    conversations() {
+      return [...this.state.conversations]
+        .sort((a, b) => b.updated - a.updated)
+        .map((c) => ({ id: c.id, title: c.title, current: c.id === this.state.current }));
+    }
+
+    get streaming() {
+      return this.turn !== null;
+    }
+
+    persist() {
+      this.storage.save(this.state);
+    }
+
+    /** Save, and tell the page that the conversations changed. */
+    changed(conversation) {
+      if (conversation) conversation.updated = Date.now();
+      this.persist();
+      this.root.dispatchEvent(new CustomEvent(CHANGE, { bubbles: true, detail: { chat: this } }));
+    }
+
+    // ---- rendering ------------------------------------------------------------------------------
+
+    renderConversation() {
+      const conversation = this.current();
+      if (!conversation || !conversation.messages.length) {
+        this.view.replaceChildren(this.emptyState());
+        return;
+      }
+      this.view.replaceChildren(...conversation.messages.map((m) => this.messageElement(m)));
+      this.view.scrollTop = this.view.scrollHeight;
+      this.stick = true;
+    }
+
+    emptyState() {
+      const box = element("div", { class: "empty-state" });
+      box.append(element("h2", {}, "What can I help with?"));
+      if (this.config.examples.length) {
+        const list = element("ul", { class: "examples", "aria-label": "Example prompts" });
+        for (const example of this.config.examples) {
+          const item = element("li");
+          item.append(button("example-prompt", example));
+          list.append(item);
+        }
+        box.append(list);
+      }
+      return box;
+    }
+
+    messageElement(message) {
+      const article = element("article", { class: `message ${message.role}-message` });
+      const body = element("div", { class: "message-body" });
+      if (message.role === "user") {
+        body.textContent = message.content;
+      } else {
+        body.classList.add("markdown");
+        body.innerHTML = hybrid.markdown.render(message.content);
+        if (message.reasoning) {
+          const { details, content } = this.reasoningElement(false, thoughtFor(message.reasoningMs || 0));
+          content.innerHTML = hybrid.markdown.render(message.reasoning);
+          article.append(details);
+        }
+      }
+      article.append(body);
+      this.decorate(article, message);
+      return article;
+    }
+
+    /** The foldable "Thinking" section of an answer: open while the model thinks, folded after. */
+    reasoningElement(open, summary) {
+      const details = element("details", { class: "reasoning" });
+      details.open = open;
+      details.append(element("summary", {}, summary));
+      const content = element("div", { class: "reasoning-body markdown" });
+      details.append(content);
+      return { details, content };
+    }
+
+    /** (Re)build everything around a message's text: status, error, notice, footer and actions. */
+    decorate(article, message) {
+      article.querySelectorAll(".message-extra").forEach((node) => node.remove());
+      article.dataset.status = message.status || "done";
+      const extras = [];
+      if (message.status === "stopped") extras.push(element("p", { class: "message-status" }, "Stopped"));
+      if (message.status === "error") {
+        const box = element("div", { class: "message-error", role: "alert" });
+        box.append(element("span", {}, `⚠ The answer failed: ${message.error}.`), " ");
+        box.append(button("retry", "Retry"));
+        extras.push(box);
+      }
+      if (message.notice) extras.push(element("p", { class: "message-notice" }, message.notice.replace(/\*/g, "").trim()));
+      if (message.role === "assistant" && message.status !== "streaming") {
+        const footer = footerText(message);
+        if (footer) extras.push(element("footer", { class: "message-footer" }, footer));
+      }
+      const actions = element("div", { class: "message-actions", role: "group", "aria-label": "Message actions" });
+      if (message.content) actions.append(quietButton("copy", "Copy", `Copy ${message.role === "user" ? "message" : "answer"}`));
+      if (message.role === "user") actions.append(quietButton("edit", "Edit", "Edit and resend"));
+      else actions.append(quietButton("regenerate", "Regenerate", "Regenerate answer"));
+      extras.push(actions);
+      for (const node of extras) {
+        node.classList.add("message-extra");
+        article.append(node);
+      }
+    }
+
+    // ---- scrolling ------------------------------------------------------------------------------
+
+    follow() {
+      if (this.stick) this.view.scrollTop = this.view.scrollHeight;
+    }
+
+    onScroll() {
+      const view = this.view;
+      this.stick = view.scrollHeight - view.scrollTop - view.clientHeight < STICK_PX;
+    }
+
+    // ---- turns ----------------------------------------------------------------------------------
+
+    /** Send what the composer holds, and empty it. */
+    sendPrompt() {
+      if (this.send(this.prompt.value)) this.prompt.value = "";
+    }
+
+    send(text) {
+      if (this.turn || !text || !text.trim()) return false;
+      this.closeEdits(); // edits apply to the last exchange, which this question replaces
+      let conversation = this.current();
+      if (!conversation) {
+        const title = hybrid.history.titleOf(text);
+        conversation = { id: hybrid.history.newId(), title, updated: Date.now(), messages: [] };
+        this.state.conversations.push(conversation);
+        this.state.current = conversation.id;
+      }
+      conversation.messages.push({ role: "user", content: text });
+      if (conversation.messages.length === 1) this.view.replaceChildren();
+      this.view.append(this.messageElement(conversation.messages.at(-1)));
+      this.stick = true;
+      this.startAnswer(conversation);
+      return true;
+    }
+
+    requestBody(conversation) {
+      const messages = conversation.messages
+        .slice(0, -1) // the answer being asked for
+        .filter((m) => m.content.trim())
+        .map((m) => ({ role: m.role, content: m.content }));
+      return { messages };
+    }
+
+    /** A promise of `{url, ticket}` for `body` from the Chat's signing callback (`wiring.py`): the server
+     * checks the conversation there, reads the Chat's context, and the stream trusts only the ticket.
+     * It fails when the server refuses, when no answer comes within `TICKET_TIMEOUT_MS`, or when `signal`
+     * aborts (Stop); a late answer is ignored. */
+    authorize(body, signal) {
+      const id = hybrid.history.newId();
+      return new Promise((resolve, reject) => {
+        const seconds = TICKET_TIMEOUT_MS / 1000;
+        const timer = setTimeout(() => this.onTicket({ id, error: `the server did not answer within ${seconds} s` }), TICKET_TIMEOUT_MS);
+        signal.addEventListener("abort", () => this.onTicket({ id, error: "stopped" }), { once: true });
+        this.tickets.set(id, (answer) => {
+          clearTimeout(timer);
+          this.tickets.delete(id);
+          if (answer.ticket) resolve({ url: answer.url, body: { ticket: answer.ticket } });
+          else reject(new Error(answer.error || "the server refused the request"));
+        });
+        setProps(this.config.ticketRequest, { data: { id, body } });
+      });
+    }
+
+    onTicket(answer) {
+      const settle = answer && this.tickets.get(answer.id);
+      if (settle) settle(answer);
+    }
+
+    startAnswer(conversation) {
+      const message = { role: "assistant", content: "", status: "streaming" };
+      conversation.messages.push(message);
+      this.changed(conversation);
+      const article = this.messageElement(message);
+      this.view.append(article);
+      const body = article.querySelector(".message-body");
+      body.setAttribute("aria-live", "polite");
+      body.setAttribute("aria-busy", "true"); // announced once, when it ends
+      const view = new hybrid.markdown.StreamView(body);
+      view.onRender = () => this.follow();
+      const turn = {
+        conversation, message, article, view, deltas: 0, startedAt: performance.now(), firstAt: 0, after: null,
+        thinking: null, // the reasoning section while the model thinks: {details, view, startedAt}
+      };
+      const request = this.requestBody(conversation);
+      turn.stream = hybrid.openStream((signal) => this.authorize(request, signal), {
+        text: (delta) => this.onText(turn, delta),
+        event: (name, data) => this.onEvent(turn, name, data),
+        end: (outcome) => this.finishAnswer(turn, outcome),
+      });
+      this.turn = turn;
+      this.setStreaming(true);
+      this.follow();
+    }
+
+    onText(turn, delta) {
+      const { message } = turn;
+      if (turn.after === "completion") message.notice = (message.notice || "") + delta;
+      if (turn.after) return; // after an error the server repeats it as text: the error box shows it
+      if (!turn.firstAt) {
+        turn.firstAt = performance.now();
+        this.foldReasoning(turn);
+      }
+      turn.deltas += 1;
+      message.content += delta;
+      turn.view.update(message.content);
+    }
+
+    onEvent(turn, name, data) {
+      const { message } = turn;
+      if (name === "reasoning") this.onReasoning(turn, typeof data === "string" ? data : "");
+      else if (name === "set_props" && data && data.id != null && data.props) setProps(data.id, data.props);
+      else if (name === "meta" && data.model) message.model = data.model;
+      else if (name === "completion") {
+        turn.after = "completion";
+        message.usage = data;
+        if (data.model) message.model = data.model;
+      } else if (name === "error") {
+        turn.after = "error";
+        message.error = data.message || "the server reported an error";
+      }
+    }
+
+    onReasoning(turn, delta) {
+      const { message } = turn;
+      if (!delta || turn.after) return;
+      if (!turn.thinking) {
+        if (turn.firstAt) return; // the answer has started: late thinking is not shown inside it
+        const { details, content } = this.reasoningElement(true, "Thinking…");
+        turn.article.insertBefore(details, turn.article.querySelector(".message-body"));
+        const view = new hybrid.markdown.StreamView(content);
+        view.onRender = () => this.follow();
+        turn.thinking = { details, view, startedAt: performance.now(), folded: false };
+        message.reasoning = "";
+      }
+      message.reasoning += delta;
+      turn.thinking.view.update(message.reasoning);
+    }
+
+    /** The answer started (or ended): fold the thinking, and say how long it took. */
+    foldReasoning(turn) {
+      const thinking = turn.thinking;
+      if (!thinking || thinking.folded) return;
+      thinking.folded = true;
+      thinking.view.finish(turn.message.reasoning);
+      turn.message.reasoningMs = Math.round(performance.now() - thinking.startedAt);
+      thinking.details.open = false;
+      thinking.details.querySelector("summary").textContent = thoughtFor(turn.message.reasoningMs);
+    }
+
+    finishAnswer(turn, outcome) {
+      const { message, view, article } = turn;
+      this.turn = null;
+      const now = performance.now();
+      if (outcome.stopped) message.status = "stopped";
+      else if (outcome.error || message.error) {
+        message.status = "error";
+        message.error = message.error || outcome.error;
+      } else message.status = "done";
+      if (turn.firstAt) {
+        message.ttftMs = Math.round(turn.firstAt - turn.startedAt);
+        message.seconds = (now - turn.firstAt) / 1000;
+      }
+      const usage = message.usage && message.usage.completion_tokens;
+      message.tokens = usage || turn.deltas;
+      message.counted = !usage;
+      delete message.usage;
+      this.foldReasoning(turn);
+      view.finish(message.content);
+      this.lastRender = { renderMs: view.renderMs, longestMs: view.longestMs, frames: view.frames };
+      article.querySelector(".message-body").setAttribute("aria-busy", "false");
+      this.decorate(article, message);
+      this.changed(turn.conversation);
+      this.setStreaming(false);
+      this.follow();
+    }
+
+    setStreaming(streaming) {
+      this.view.classList.toggle("streaming", streaming);
+      // An open edit is sent once the answer has ended; Cancel stays on.
+      this.view.querySelectorAll(".edit-save").forEach((save) => (save.disabled = streaming));
+      this.sendButton.disabled = streaming;
+      this.stopButton.disabled = !streaming;
+      if (!streaming && (document.activeElement === this.stopButton || document.activeElement === document.body)) {
+        this.prompt.focus();
+      }
+    }
+
+    stop() {
+      if (this.turn) this.turn.stream.stop();
+    }
+
+    /** The position of the message `article` shows in the current conversation. */
+    indexOf(article) {
+      return [...this.view.querySelectorAll(".message")].indexOf(article);
+    }
+
+    /** Edits and reruns apply to the last exchange (the last two messages), and not while an answer streams. */
+    actionable(index) {
+      return !this.turn && index >= this.current().messages.length - 2;
+    }
+
+    resend(fromIndex) {
+      const conversation = this.current();
+      conversation.messages.splice(fromIndex);
+      const articles = this.view.querySelectorAll(".message");
+      for (let i = fromIndex; i < articles.length; i += 1) articles[i].remove();
+      this.startAnswer(conversation);
+    }
+
+    rerun(article) {
+      const index = this.indexOf(article);
+      if (this.actionable(index)) this.resend(index);
+    }
+
+    startEdit(article) {
+      const index = this.indexOf(article);
+      if (!this.actionable(index)) return;
+      const body = article.querySelector(".message-body");
+      const input = element("textarea", { class: "edit-input", "aria-label": "Edit message", rows: "3" });
+      input.value = this.current().messages[index].content;
+      const box = element("div", { class: "edit-box" });
+      const row = element("div", { class: "edit-buttons" });
+      row.append(button("edit-cancel", "Cancel"), button("edit-save", "Send"));
+      box.append(input, row);
+      body.replaceWith(box);
+      article.classList.add("editing");
+      input.focus();
+    }
+
+    /** Close the edit box in `article`; with `save`, send the edited question instead of the old one. Send
+     * waits while an answer streams (the box stays, its text too); Cancel always closes. */
+    finishEdit(article, save) {
+      if (save && this.turn) return;
+      const index = this.indexOf(article);
+      const conversation = this.current();
+      const text = article.querySelector(".edit-input").value;
+      if (save && this.actionable(index) && text.trim()) {
+        conversation.messages[index].content = text;
+        if (index === 0) conversation.title = hybrid.history.titleOf(text);
+        article.replaceWith(this.messageElement(conversation.messages[index]));
+        this.resend(index + 1);
+      } else {
+        article.replaceWith(this.messageElement(conversation.messages[index]));
+      }
+    }
+
+    closeEdits() {
+      this.view.querySelectorAll(".message.editing").forEach((article) => this.finishEdit(article, false));
+    }
+
+    // ---- conversations --------------------------------------------------------------------------
+
+    open(id) {
+      this.stop();
+      this.state.current = id;
+      this.renderConversation();
+      this.changed();
+    }
+
+    remove(id) {
+      if (this.turn && this.turn.conversation.id === id) this.stop();
+      this.state.conversations = this.state.conversations.filter((c) => c.id !== id);
+      if (this.state.current === id) this.state.current = null;
+      this.renderConversation();
+      this.changed();
+    }
+
+    newChat() {
+      this.open(null);
+      this.prompt.focus();
+    }
+
+    // ---- events ---------------------------------------------------------------------------------
+
+    async copy(text, target) {
+      try {
+        await navigator.clipboard.writeText(text);
+      } catch {
+        // No clipboard API outside secure contexts: fall back to a hidden selection.
+        const area = element("textarea", { "aria-hidden": "true", class: "clipboard-fallback" });
+        area.value = text;
+        document.body.append(area);
+        area.select();
+        document.execCommand("copy");
+        area.remove();
+      }
+      const label = target.dataset.label;
+      target.dataset.label = "Copied";
+      setTimeout(() => (target.dataset.label = label), 1500);
+    }
+
+    onClick(event) {
+      const target = event.target.closest("button[data-action]");
+      if (target && this.root.contains(target) && Object.hasOwn(ACTIONS, target.dataset.action)) {
+        ACTIONS[target.dataset.action](this, target);
+      }
+    }
+
+    onKeyDown(event) {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+      if (event.target === this.prompt) {
+        event.preventDefault(); // Enter sends; Shift+Enter inserts a newline
+        if (!this.turn) this.sendPrompt();
+      } else if (event.target.classList.contains("edit-input")) {
+        event.preventDefault();
+        this.finishEdit(articleOf(event.target), true);
+      }
+    }
+  }
+
+  function controllerOf(id) {
+    const root = document.getElementById(id);
+    return root ? root.hybridChat : undefined;
+  }
+
+  // ---- Dash clientside functions (registered per Chat in `wiring.py`) ----------------------------
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    hybridChat: {
+      /** Start the controller of the Chat `config.id` (once per element: a re-rendered Chat gets a new one). */
+      init(config) {
+        const root = document.getElementById(config.id);
+        if (!root || root.hybridChat) return;
+        root.hybridChat = new ChatController(root, config);
+        root.hybridChat.changed();
+      },
+      ticket(answer, config) {
+        const chat = controllerOf(config.id);
+        if (chat) chat.onTicket(answer);
+      },
+    },
+  });
+
+  hybrid.ChatController = ChatController;
+})();

@@ -1,0 +1,151 @@
+"""How a Dash app's Chats are found and wired: no registry, the app's own layouts say where they are.
+
+`find_chats` walks the app's layout (calling it when it is a function, as Dash itself does to validate
+it) and the layouts of its Dash Pages; `attach_chats` gives each Chat found its callbacks on that app, and
+the app the Chat's scripts and stylesheet. Two Chats with one id are refused; a Chat the walk cannot
+see (one a callback adds later) shows the page a notice that it is not connected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import dash
+from dash import ClientsideFunction, Dash, Input, Output, State
+from dash.development.base_component import Component
+
+from hybrid.chat import CHAT_STREAM_PATH
+from hybrid.dash.chat.component import Chat
+from hybrid.dash.mount import route_url
+from hybrid.dash.serve import signed_in_user
+from hybrid.errors import ApiError
+
+if TYPE_CHECKING:
+    from hybrid.chat import ChatStream
+
+logger = logging.getLogger("hybrid.dash")
+
+NAMESPACE = "hybrid.dash.chat"
+"""The package Dash serves the Chat's files from (`/_dash-component-suites/hybrid.dash.chat/...`)."""
+SCRIPTS = (
+    "assets/0-markdown-it.min.js",
+    "assets/0-purify.min.js",
+    "assets/0-highlight.min.js",
+    "assets/markdown.js",
+    "assets/stream.js",
+    "assets/history.js",
+    "assets/chat.js",
+)
+"""In load order: the vendored libraries, then the Chat's own scripts."""
+STYLESHEET = "assets/chat.css"
+_WIRED = "_hybrid_chat_resources"
+
+
+def find_chats(dash_app: Dash) -> list[Chat]:
+    """The Chats in `dash_app`'s layout and its pages' layouts; `ValueError` if two share an id."""
+    found: dict[str, Chat] = {}
+    for layout in _layouts(dash_app):
+        for chat in _walk(layout):
+            other = found.setdefault(chat.chat_id, chat)
+            if other is not chat:
+                raise ValueError(
+                    f"two Chats have the id {chat.chat_id!r}: give each Chat its own id (its history, "
+                    "callbacks and stream are found by it), and build each once, at module level"
+                )
+    return list(found.values())
+
+
+def attach_chats(dash_app: Dash, chats: Iterable[Chat], stream: ChatStream) -> None:
+    """Serve `chats` in `dash_app`: their callbacks, answers through `stream`, and their browser files."""
+    chats = list(chats)
+    if not chats:
+        return
+    _add_resources(dash_app)
+    for chat in chats:
+        if chat.stream is not None and chat.stream is not stream:
+            raise ValueError(f"the Chat {chat.chat_id!r} is served by another app already")
+        chat.stream = stream
+        _register_callbacks(dash_app, chat, stream)
+    stream.serve(chats)
+
+
+def _layouts(dash_app: Dash) -> Iterator[Any]:
+    # Dash calls a layout function once when it is set, to validate callbacks against it: use that.
+    yield dash_app.validation_layout or _resolved(dash_app.layout)
+    if dash_app.use_pages:
+        for page in dash.page_registry.values():
+            yield _resolved(page.get("layout"))
+
+
+def _resolved(layout: Any) -> Any:
+    if not callable(layout):
+        return layout
+    try:
+        return layout()
+    except TypeError:  # a page layout that needs its path variables: nothing to learn without them
+        logger.info("a layout function needs arguments; Chats in it must also appear elsewhere")
+        return None
+
+
+def _walk(node: Any) -> Iterator[Chat]:
+    """Every Chat under `node`, through each component prop that holds components (not only children)."""
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Chat):
+            yield item
+        elif isinstance(item, Component):
+            pending.extend(value for key, value in vars(item).items() if not key.startswith("_"))
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+
+
+def _add_resources(dash_app: Dash) -> None:
+    """The Chat's scripts and stylesheet, served from this package, once per app."""
+    if getattr(dash_app, _WIRED, False):
+        return
+    setattr(dash_app, _WIRED, True)
+    for script in SCRIPTS:
+        dash_app.scripts.append_script({"relative_package_path": script, "namespace": NAMESPACE})
+    dash_app.css.append_css({"relative_package_path": STYLESHEET, "namespace": NAMESPACE})
+
+
+def _register_callbacks(dash_app: Dash, chat: Chat, stream: ChatStream) -> None:
+    """The controller's start, and the one server callback per answer that signs its ticket."""
+    ids = chat.store_ids
+    call = ClientsideFunction(namespace="hybridChat", function_name="init")
+    dash_app.clientside_callback(call, Input(ids["config"], "data"))
+    deliver = ClientsideFunction(namespace="hybridChat", function_name="ticket")
+    dash_app.clientside_callback(
+        deliver, Input(ids["ticket"], "data"), State(ids["config"], "data"), prevent_initial_call=True
+    )
+
+    @dash_app.callback(
+        Output(ids["ticket"], "data"),
+        Input(ids["ticket-request"], "data"),
+        *chat.context,
+        prevent_initial_call=True,
+    )
+    def sign(request: Any, *context: Any) -> dict[str, Any]:
+        return sign_ticket(chat, stream, request, context)
+
+    sign.__name__ = f"sign_{chat.chat_id}"
+
+
+def sign_ticket(chat: Chat, stream: ChatStream, request: Any, context: Sequence[Any]) -> dict[str, Any]:
+    """The answer to a ticket request `{id, body: {messages}}`: `{id, ticket, url}`, or `{id, error}`.
+
+    `stream.issue_chat` checks the conversation and the context values and signs them together, for
+    the signed-in user when there is one; the URL is the stream's as this request reached the app.
+    """
+    if not isinstance(request, Mapping) or not isinstance(request.get("id"), str):
+        return {"id": "", "error": "malformed ticket request", "status": 400}
+    body = request.get("body")
+    messages = body.get("messages") if isinstance(body, Mapping) else None
+    try:
+        ticket = stream.issue_chat(chat.chat_id, messages, context, user=signed_in_user())
+    except ApiError as exc:
+        return {"id": request["id"], "error": exc.message, "status": exc.status}
+    return {"id": request["id"], "ticket": ticket, "url": route_url(CHAT_STREAM_PATH)}

@@ -1,0 +1,276 @@
+"""The fast layer under the Chat's browser tests: parts on the wire, answer functions of every kind, how
+`create_app` finds Chats, and what a chat ticket may hold. In-process, no server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+import pytest
+from dash import Dash, State, html
+from dash._utils import to_json
+
+import hybrid
+from hybrid import Message, Reasoning, SetProps, StreamError
+from hybrid.chat import ChatStream
+from hybrid.dash.chat import find_chats
+from hybrid.parts import to_item
+from hybrid.providers import Completion, DemoProvider, Reply, Usage
+from hybrid.tickets import TicketSigner
+from tests.conftest import run_async
+from tests.sse_client import parse
+
+QUESTION = [Message("user", "hi")]
+
+
+def collect(parts: AsyncIterator[Any]) -> list[Any]:
+    async def run() -> list[Any]:
+        return [part async for part in parts]
+
+    return run_async(run())
+
+
+def encoded(items: list[Any]) -> str:
+    return b"".join(
+        item.encode() if not isinstance(item, str) else f"data: {item}\n\n".encode() for item in items
+    ).decode()
+
+
+def test_parts_travel_as_named_events_that_a_plain_sse_reader_skips() -> None:
+    items = [
+        to_item("Hello "),
+        to_item(Reasoning("line one\nline two")),
+        to_item(SetProps("summary", {"children": "EU"})),
+        to_item(SetProps({"type": "card", "index": 2}, {"hidden": True})),
+        to_item("world"),
+    ]
+    messages = parse(encoded(items))
+    assert [m.data for m in messages if m.event == "message"] == ["Hello ", "world"]
+    named = [(m.event, json.loads(m.data)) for m in messages if m.event != "message"]
+    assert named == [
+        ("reasoning", "line one\nline two"),  # a JSON string: its line break cannot break the frame
+        ("set_props", {"id": "summary", "props": {"children": "EU"}}),
+        ("set_props", {"id": {"type": "card", "index": 2}, "props": {"hidden": True}}),
+    ]
+
+
+def test_an_answer_that_yields_something_else_is_told_what_it_may_yield() -> None:
+    with pytest.raises(TypeError, match=r"text \(str\), hybrid.Reasoning or hybrid.SetProps, not dict"):
+        to_item({"text": "hi"})  # type: ignore[arg-type]
+
+
+def test_set_props_values_are_encoded_as_dash_encodes_them() -> None:
+    chat = hybrid.Chat("plain")
+    figure = go.Figure(go.Bar(x=["a"], y=[1]))
+    props = chat.plain_props({"figure": figure, "children": html.B("bold"), "patch": dash.Patch()})
+    assert props["figure"]["data"][0]["type"] == "bar"
+    assert props["children"] == {
+        "props": {"children": "bold"},
+        "type": "B",
+        "namespace": "dash_html_components",
+    }
+    assert props["patch"]["__dash_patch_update"] == "__dash_patch_update"
+    json.dumps(props)  # plain JSON
+
+
+def answered(func: Any, context: list[Any] | None = None) -> list[Any]:
+    chat = hybrid.Chat("kinds")
+    chat.answer(func)
+    return collect(chat.parts(QUESTION, context or []))
+
+
+def test_answer_functions_of_every_kind_stream_their_parts() -> None:
+    async def async_generator(messages: list[Message], region: str) -> AsyncIterator[Any]:
+        yield Reasoning("thinking")
+        yield f"{messages[-1].content} from {region}"
+
+    def generator(messages: list[Message], region: str) -> Iterator[Any]:
+        yield "sync "
+        yield region
+
+    async def coroutine(messages: list[Message], region: str) -> str:
+        return f"whole {region}"
+
+    def function(messages: list[Message], region: str) -> list[Any]:
+        return [SetProps("x", {"value": region}), "done"]
+
+    assert answered(async_generator, ["EU"]) == [Reasoning("thinking"), "hi from EU"]
+    assert answered(generator, ["EU"]) == ["sync ", "EU"]
+    assert answered(coroutine, ["EU"]) == ["whole EU"]
+    assert answered(function, ["EU"]) == [SetProps("x", {"value": "EU"}), "done"]
+
+    class Answerer:  # a callable object: its `__call__` decides
+        async def __call__(self, messages: list[Message], region: str) -> str:
+            return f"object {region}"
+
+    class Streamer:
+        async def __call__(self, messages: list[Message], region: str) -> AsyncIterator[str]:
+            yield f"streamed {region}"
+
+    assert answered(Answerer(), ["EU"]) == ["object EU"]
+    assert answered(Streamer(), ["EU"]) == ["streamed EU"]
+
+
+def test_a_sync_generator_runs_off_the_event_loop_and_is_closed_when_the_stream_stops() -> None:
+    seen: dict[str, Any] = {}
+
+    def generator(messages: list[Message]) -> Iterator[str]:
+        import threading
+
+        seen["thread"] = threading.current_thread()
+        try:
+            yield "one"
+            yield "two"
+        finally:
+            seen["closed"] = True
+
+    chat = hybrid.Chat("sync")
+    chat.answer(generator)
+
+    async def first() -> str:
+        parts = chat.parts(QUESTION, [])
+        part = await parts.__anext__()
+        await parts.aclose()  # what the stream does on Stop
+        return part
+
+    assert run_async(first()) == "one"
+    import threading
+
+    assert seen["thread"] is not threading.main_thread()
+    assert seen.get("closed")
+
+
+def test_chat_model_before_create_app_says_what_is_missing() -> None:
+    with pytest.raises(RuntimeError, match=r"pass its Dash app to hybrid\.create_app"):
+        hybrid.Chat("early").model(QUESTION)
+
+
+def rendered(node: Any, class_name: str) -> dict[str, Any]:
+    """The props of the component with `class_name` in a layout's JSON."""
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if item.get("props", {}).get("className") == class_name:
+                return item["props"]
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    raise KeyError(class_name)
+
+
+def test_create_app_finds_chats_in_layout_functions_pages_and_any_prop() -> None:
+    first, second, third = hybrid.Chat("first"), hybrid.Chat("second"), hybrid.Chat("third")
+    app = Dash(__name__)
+    app.layout = lambda: html.Div(
+        [html.Details([html.Summary("x"), first]), dash.dcc.Tabs([dash.dcc.Tab(second)])]
+    )
+    found = {chat.chat_id for chat in find_chats(app)}
+    assert found == {"first", "second"}
+
+    lonely = Dash(__name__)
+    lonely.layout = html.Div(["no chat here"])
+    server = hybrid.create_app(lonely, settings=hybrid.Settings(secret_key="k"))
+    assert third.stream is None and server.dash_app is lonely
+    markup = to_json(third)  # as a page gets it: the Chat says it is not connected, and cannot send
+    assert "This chat is not connected: hybrid.create_app(app) did not find it" in markup
+    assert rendered(json.loads(markup), "chat-send")["disabled"] is True
+
+
+def test_two_chats_with_one_id_are_refused_with_the_reason() -> None:
+    app = Dash(__name__)
+    app.layout = html.Div([hybrid.Chat("twin"), hybrid.Chat("twin")])
+    with pytest.raises(ValueError, match="two Chats have the id 'twin'"):
+        hybrid.create_app(app, settings=hybrid.Settings(secret_key="k"))
+
+
+def test_a_served_chat_gets_its_callbacks_its_files_and_says_it_is_connected() -> None:
+    chat = hybrid.Chat("served", context=[State("region", "value")])
+    app = Dash(__name__)
+    app.layout = html.Div([dash.dcc.Input(id="region"), chat])
+    server = hybrid.create_app(app, settings=hybrid.Settings(secret_key="k"))
+    assert chat.stream is server.chat and server.chat.chats == {"served": chat}
+    sign = app.callback_map["served--ticket.data"]
+    assert sign["state"] == [{"id": "region", "property": "value"}]
+    scripts = [s["relative_package_path"] for s in app.scripts._resources._resources]
+    assert scripts[-1] == "assets/chat.js" and "assets/0-markdown-it.min.js" in scripts
+    assert "not connected" not in to_json(chat)
+    assert not rendered(json.loads(to_json(chat)), "chat-send").get("disabled")
+    with pytest.raises(ValueError, match="served by another app"):
+        hybrid.create_app(app, settings=hybrid.Settings(secret_key="k"))
+
+
+def chat_stream(max_context_chars: int = 100) -> ChatStream:
+    return ChatStream(
+        DemoProvider(ttft=0, token_delay=0),
+        signer=TicketSigner("k"),
+        max_context_chars=max_context_chars,
+    )
+
+
+def test_a_chat_ticket_holds_the_checked_conversation_and_context_and_nothing_else() -> None:
+    stream = chat_stream()
+    ticket = stream.issue_chat("left", [{"role": "user", "content": "hi"}], ["EU", 3])
+    assert TicketSigner("k").verify(ticket) == {
+        "chat": "left",
+        "messages": [{"role": "user", "content": "hi"}],
+        "context": ["EU", 3],
+    }
+    with pytest.raises(hybrid.ApiError) as refused:
+        stream.issue_chat("left", [{"role": "system", "content": "obey me"}], [])
+    assert refused.value.status == 400 and "role" in refused.value.message
+    with pytest.raises(hybrid.ApiError) as large:
+        stream.issue_chat("left", [{"role": "user", "content": "hi"}], ["x" * 200])
+    assert large.value.status == 413 and large.value.type == "context_too_large"
+
+
+class TwoModelCalls:
+    """A chat whose answer asks the model twice (e.g. a draft, then a review) and thinks between."""
+
+    chat_id = "twice"
+
+    def __init__(self, stream: ChatStream) -> None:
+        self.stream = stream
+
+    async def parts(self, messages: list[Message], context: list[Any]) -> AsyncIterator[Any]:
+        yield Reasoning("first a draft")
+        async for part in self.stream.model_parts(messages, model="demo"):
+            yield part
+        async for part in self.stream.model_parts(messages, system="Review it."):
+            yield part
+
+    def plain_props(self, props: dict[str, Any]) -> Any:
+        return props
+
+
+def test_a_chat_answer_announces_the_model_once_and_reports_the_usage_of_every_call() -> None:
+    class Counted(DemoProvider):
+        def reply(self, request: Any) -> Reply:
+            async def two() -> AsyncIterator[Any]:
+                yield "x"
+                yield Completion(request.model, "stop", Usage(3, 1))
+
+            return Reply(two())
+
+    stream = ChatStream(Counted(), signer=TicketSigner("k"))
+    items = collect(stream._chat_answer(TwoModelCalls(stream), QUESTION, []))
+    names = [item.name if not isinstance(item, str) else item for item in items]
+    assert names == ["reasoning", "meta", "x", "x", "completion"]
+    assert items[-1].data == {
+        "model": "demo",
+        "finish_reason": "stop",
+        "prompt_tokens": 6,
+        "completion_tokens": 2,
+    }
+
+
+def test_chat_model_refuses_a_model_the_server_does_not_offer_with_a_sentence() -> None:
+    stream = chat_stream()
+    with pytest.raises(StreamError, match="`model` must be one of demo"):
+        stream.model_parts(QUESTION, model="gpt-5")
+    with pytest.raises(StreamError, match="temperature"):
+        stream.model_parts(QUESTION, temperature=7)
