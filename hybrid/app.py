@@ -21,8 +21,9 @@ from hybrid.answers import Answers, answer_routes
 from hybrid.answers.metrics import AnswerInstruments, instruments_for
 from hybrid.auth import Authorize
 from hybrid.chat import CHAT_STREAM_PATH, ChatStream
-from hybrid.dash import DashCallbackGuard, serve_dash
+from hybrid.dash import DashCallbackGuard
 from hybrid.dash.chat import attach_chats, find_chats
+from hybrid.dash.serve import bridge_dash, with_files
 from hybrid.errors import ApiError, error_response, handle_api_error, handle_http_error
 from hybrid.health import Readiness
 from hybrid.hooks import StreamHooks
@@ -343,10 +344,11 @@ def _lifespan(
 
 
 def _dash_default(settings: Settings, dash_app: Dash, key: str, metrics: Metrics) -> ASGIApp:
-    """What serves every path no native route matches: Dash, on a counted pool of a2wsgi threads."""
-    dash_wsgi = serve_dash(dash_app, secret_key=key, threads=settings.wsgi_threads)
-    metrics.watch_pool(dash_wsgi, threads=settings.wsgi_threads)
-    return DashCallbackGuard(dash_wsgi, callbacks=dash_app.callback_map)
+    """What serves every path no native route matches: Dash's files natively, the rest on a counted pool
+    of a2wsgi threads, gzipped for clients that accept it."""
+    bridge = bridge_dash(dash_app, secret_key=key, threads=settings.wsgi_threads)
+    metrics.watch_pool(bridge, threads=settings.wsgi_threads)
+    return with_files(dash_app, DashCallbackGuard(bridge, callbacks=dash_app.callback_map))
 
 
 def _middleware(settings: Settings, csp: ContentSecurityPolicy) -> list[Middleware]:

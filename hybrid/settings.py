@@ -75,8 +75,9 @@ class Settings:
     wsgi_threads: int = _setting(
         "HYBRID_WSGI_THREADS",
         8,
-        "Threads a2wsgi runs Dash (page, assets, callbacks) on; streams never use them. More threads "
-        "starve the event loop of the GIL (see README); raise it only for callbacks that mostly wait.",
+        "Threads a2wsgi runs Dash (pages, layout, callbacks) on; streams and Dash's scripts and assets "
+        "never use them. More threads starve the event loop of the GIL (see README); raise it only for "
+        "callbacks that mostly wait.",
         check=AT_LEAST_ONE,
     )
     max_body_bytes: int = _setting(
