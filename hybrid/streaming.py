@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -126,7 +126,7 @@ def stream_endpoint(
                 admission.hold(await taken if inspect.isawaitable(taken) else taken)
             # Read (and cache) the body now: once the stream starts, the response listens on `receive`
             # for the disconnect, and a generator reading the body then would race it for the messages.
-            await request.body()
+            await _read_body(request)
             source = func(request)
             if inspect.isawaitable(source):
                 source = await source
@@ -165,6 +165,16 @@ def stream_endpoint(
 
 
 _STREAM_ENDPOINT = "_hybrid_stream_endpoint"
+
+
+async def _read_body(request: Request) -> None:
+    """Read the body (`request.body()` keeps it); a client that leaves on the way is refused, not a bug."""
+    try:
+        await request.body()
+    except ClientDisconnect:
+        raise ApiError(
+            400, "client_disconnected", "the client left before it sent the whole request"
+        ) from None
 
 
 def mark_stream_endpoint(endpoint: Callable[[Request], Awaitable[Response]]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 import hybrid
 from hybrid import ApiError, EventStreamResponse, StreamHooks, StreamOutcome, StreamSupervisor
@@ -326,3 +327,25 @@ def test_the_response_encodes_events_and_text_exactly() -> None:
     client = run(scenario())
     assert answer(client.body) == ("[DONE]two\nlines", True)
     assert client.body.startswith('event: meta\ndata: {"model":"m"}\n\n')
+
+
+def test_a_client_that_leaves_while_sending_its_body_is_refused_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder = Recorder()
+    endpoint = hybrid.stream_endpoint(
+        lambda request: deltas("never"), supervisor=StreamSupervisor(hooks=[recorder])
+    )
+    scope = {**SCOPE, "method": "POST", "headers": [(b"content-length", b"10")]}
+
+    async def left() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def scenario() -> Any:
+        return await endpoint(Request(scope, left))
+
+    with caplog.at_level("ERROR"):
+        refused = run(scenario())
+    assert refused.status_code == 400
+    assert recorder.events == [("refused", 400)]
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
