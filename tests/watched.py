@@ -15,7 +15,7 @@ from tests.test_ui import WATCH_CSP
 def watched(page: Page) -> Iterator[Page]:
     """`page`, watched from its next navigation on; checked when the block ends."""
     errors: list[Exception] = []
-    page.on("pageerror", errors.append)
+    page.on("pageerror", lambda error: errors.append(error))
     page.add_init_script(WATCH_CSP)
     yield page
     page.wait_for_timeout(50)  # events are delivered during Playwright calls: let late ones arrive
