@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 ESLINT := node_modules/.bin/eslint
 JS     := eslint.config.mjs hybrid/dash/ui/assets hybrid/dash/chat/assets
 
-.PHONY: run test lint chromium bench bench-full soak screenshots clean
+.PHONY: run test lint chromium redis bench bench-full soak screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,14 +34,20 @@ run: $(VENV)/.installed
 chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-test: $(VENV)/.installed-test node_modules/.installed chromium
+# The tests start their own redis-server on a loopback port (tests/conftest.py); `make run` needs none.
+redis:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+
+test: $(VENV)/.installed-test node_modules/.installed chromium redis
 	$(BIN)/ruff check hybrid tests benchmarks examples
 	$(ESLINT) $(JS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The soak test at full scale: 1,000 concurrent streams per round, 10 % of them aborted at random.
-soak: $(VENV)/.installed-test
-	HYBRID_SOAK_STREAMS=1000 $(BIN)/python -m pytest tests/test_soak.py -q -p no:cacheprovider
+# The soak tests at full scale: 1,000 concurrent streams per round, 10 % of them aborted at random; and
+# 300 resumable answers per round, dropped and resumed at random, through Redis.
+soak: $(VENV)/.installed-test redis
+	HYBRID_SOAK_STREAMS=1000 HYBRID_SOAK_RESUMES=300 $(BIN)/python -m pytest tests/test_soak.py \
+		tests/test_resume_soak.py -q -p no:cacheprovider
 
 lint: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/ruff check hybrid tests benchmarks examples

@@ -11,6 +11,7 @@ drawn the empty conversation and the prompt takes input (`USABLE_JS` records tha
 from __future__ import annotations
 
 import statistics
+import time
 from collections import Counter
 from typing import Any
 
@@ -113,12 +114,24 @@ def _header(headers: dict[str, str], name: str) -> str | None:
     return next((value for key, value in headers.items() if key.lower() == name), None)
 
 
+def _wait_usable(page: Any) -> None:
+    """Poll for `window.__usableAt` (DevTools' evaluate: `wait_for_function` would `eval` in the page,
+    which the page's Content-Security-Policy forbids)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while page.evaluate("window.__usableAt") is None:
+        if time.monotonic() > deadline:
+            raise PlaywrightTimeout(f"the prompt was not usable within {TIMEOUT_MS} ms")
+        page.wait_for_timeout(50)
+
+
 def _load(page: Any, cdp: Any, navigate: Any) -> tuple[Metrics, _Network]:
     """Navigate (`navigate()`), wait until the prompt is usable and the network idle; what it took."""
     network = _Network(cdp)
     try:
         navigate()
-        page.wait_for_function("window.__usableAt !== undefined", polling=50, timeout=TIMEOUT_MS)
+        _wait_usable(page)
         page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
     finally:
         network.stop()

@@ -17,10 +17,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hybrid.answers import Answers, answer_routes
+from hybrid.answers.metrics import AnswerInstruments, instruments_for
 from hybrid.auth import Authorize
 from hybrid.chat import CHAT_STREAM_PATH, ChatStream
-from hybrid.dash import DashCallbackGuard, serve_dash
+from hybrid.dash import DashCallbackGuard
 from hybrid.dash.chat import attach_chats, find_chats
+from hybrid.dash.serve import bridge_dash, with_files
 from hybrid.errors import ApiError, error_response, handle_api_error, handle_http_error
 from hybrid.health import Readiness
 from hybrid.hooks import StreamHooks
@@ -39,6 +42,7 @@ from hybrid.providers.base import Provider, ReportsFailures
 from hybrid.providers.select import provider_from_settings
 from hybrid.server import uvicorn_config
 from hybrid.settings import Settings
+from hybrid.stores.shared import SharedState
 from hybrid.streaming import GENERIC_FAILURE, is_stream_endpoint, stream_endpoint
 from hybrid.supervisor import StreamSupervisor
 from hybrid.tickets import TicketSigner, secret_key
@@ -58,8 +62,8 @@ class HybridApp(Starlette):
     With `users` (`HYBRID_USER_HEADER`), every request must name its signed-in user, streams included.
 
     What the app is made of is in its attributes: `settings`, `provider`, `chat` (the chat stream, whose
-    `issue` signs tickets), `streams` (the supervisor), `authorize_hook`, `users`, `dash_app` and
-    `metrics`.
+    `issue` signs tickets), `streams` (the supervisor), `answers` (resumable answers), `authorize_hook`,
+    `users`, `dash_app` and `metrics`.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class HybridApp(Starlette):
         provider: Provider,
         chat: ChatStream,
         streams: StreamSupervisor,
+        answers: Answers,
         metrics: Metrics,
         dash_app: Dash,
         authorize_hook: Authorize | None,
@@ -82,6 +87,7 @@ class HybridApp(Starlette):
         self.provider = provider
         self.chat = chat
         self.streams = streams
+        self.answers = answers
         self.metrics = metrics
         self.dash_app = dash_app
         self.authorize_hook = authorize_hook
@@ -158,14 +164,17 @@ def create_app(
     `app.router.lifespan_context(app)` to end streams and close the provider's connections on shutdown.
     """
     settings = settings or Settings.from_env()
+    metrics = Metrics()
+    instruments = instruments_for(metrics.instruments.registry)
+    shared = _shared_state(settings, instruments)
     provider = provider or provider_from_settings(settings)
     key = secret_key(settings.secret_key)
-    metrics = Metrics()
     streams = StreamSupervisor(max_streams=settings.max_streams, hooks=[metrics, StreamLog(), *hooks])
+    answers = _answers(settings, streams, instruments, shared)
     if isinstance(provider, ReportsFailures):
         provider.report_failures(streams.hooks.provider_failed)
     users = UserHeader(settings.user_header) if settings.user_header else None
-    chat = _chat_stream(settings, provider, key, streams.hooks)
+    chat = _chat_stream(settings, provider, key, streams.hooks, shared)
     dash_app = dash_app or _chat_page(settings, provider)
     _serve_chats(dash_app, chat)
     _dev_tools(settings, dash_app)
@@ -177,7 +186,13 @@ def create_app(
     native = [
         *_probes(settings, provider, streams, metrics),
         Route(
-            CHAT_STREAM_PATH, _chat_endpoint(settings, chat, streams), methods=["POST"], name="chat_stream"
+            CHAT_STREAM_PATH,
+            _chat_endpoint(settings, chat, streams, shared),
+            methods=["POST"],
+            name="chat_stream",
+        ),
+        *answer_routes(
+            keepalive_seconds=settings.keepalive_seconds, send_timeout=settings.send_timeout_seconds
         ),
         *routes,
     ]
@@ -186,6 +201,7 @@ def create_app(
         provider=provider,
         chat=chat,
         streams=streams,
+        answers=answers,
         metrics=metrics,
         dash_app=dash_app,
         authorize_hook=authorize,
@@ -196,7 +212,7 @@ def create_app(
         stream_routes=[] if _cors_origins(settings) else _stream_routes(native),
         middleware=_middleware(settings, csp),
         exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_error},
-        lifespan=_lifespan(streams, provider),
+        lifespan=_lifespan(streams, answers, provider, shared),
     )
     # Dash answers every path it is given (its pages), so it serves what no route matches. As a catch-all
     # `Mount("/")` it would also take a wrong method on a native route, answering a page instead of 405.
@@ -207,15 +223,48 @@ def create_app(
     return app
 
 
-def _chat_stream(settings: Settings, provider: Provider, key: str, hooks: StreamHooks) -> ChatStream:
-    """The chat stream's requests: checked, signed into tickets, answered by `provider`."""
+def _shared_state(settings: Settings, instruments: AnswerInstruments) -> SharedState | None:
+    """The Redis shared by every worker and host (`HYBRID_REDIS_URL`); refuses to start if unreachable."""
+    if not settings.redis_url:
+        return None
+    return SharedState(
+        settings.redis_url, on_error=lambda operation: instruments.redis_errors.labels(operation).inc()
+    )
+
+
+def _chat_stream(
+    settings: Settings, provider: Provider, key: str, hooks: StreamHooks, shared: SharedState | None
+) -> ChatStream:
+    """The chat stream's requests: checked, signed into tickets (once-only in the cluster with Redis),
+    answered by `provider`."""
     return ChatStream(
         provider,
         allow_system_prompt=settings.allow_client_system_prompt,
         max_tokens=settings.max_tokens,
-        signer=TicketSigner(key, max_age=settings.ticket_seconds),
+        signer=TicketSigner(key, max_age=settings.ticket_seconds, nonces=shared.nonces() if shared else None),
         hooks=hooks,
         max_context_chars=settings.max_context_chars,
+    )
+
+
+def _answers(
+    settings: Settings,
+    streams: StreamSupervisor,
+    instruments: AnswerInstruments,
+    shared: SharedState | None,
+) -> Answers:
+    """Resumable answers: in this worker's memory, and in Redis for every worker with `HYBRID_REDIS_URL`."""
+    log = None
+    if shared is not None:
+        log = shared.answer_log(
+            max_frames=settings.resume_max_events, reader_lease=settings.resume_grace_seconds
+        )
+    return Answers(
+        streams,
+        grace=settings.resume_grace_seconds,
+        max_frames=settings.resume_max_events,
+        log=log,
+        instruments=instruments,
     )
 
 
@@ -238,18 +287,22 @@ def _dev_tools(settings: Settings, dash_app: Dash) -> None:
         dash_app.enable_dev_tools(debug=True)
 
 
-def _chat_endpoint(settings: Settings, chat: ChatStream, streams: StreamSupervisor) -> Any:
-    """`POST /api/stream`, with the server's stream settings and per-client limits."""
+def _chat_endpoint(
+    settings: Settings, chat: ChatStream, streams: StreamSupervisor, shared: SharedState | None
+) -> Any:
+    """`POST /api/stream`, with the server's stream settings and per-client limits (per process, or
+    across the cluster with Redis)."""
+    limits = {
+        "per_minute": settings.client_rate_per_minute,
+        "burst": max(settings.client_rate_per_minute // 5, 1),
+        "concurrent": settings.client_streams,
+    }
     return stream_endpoint(
         chat,
         keepalive_seconds=settings.keepalive_seconds,
         send_timeout=settings.send_timeout_seconds,
         supervisor=streams,
-        limiter=ClientLimiter(
-            per_minute=settings.client_rate_per_minute,
-            burst=max(settings.client_rate_per_minute // 5, 1),
-            concurrent=settings.client_streams,
-        ),
+        limiter=shared.limiter(**limits) if shared else ClientLimiter(**limits),
     )
 
 
@@ -273,23 +326,29 @@ def _stream_routes(routes: Iterable[BaseRoute]) -> list[Route]:
     return [route for route in routes if isinstance(route, Route) and is_stream_endpoint(route.endpoint)]
 
 
-def _lifespan(streams: StreamSupervisor, provider: Provider) -> Any:
+def _lifespan(
+    streams: StreamSupervisor, answers: Answers, provider: Provider, shared: SharedState | None
+) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
             streams.drain()
+            await answers.close()  # with Redis: answers in progress generate on, within the grace
             await provider.aclose()
+            if shared is not None:
+                await shared.close()
 
     return lifespan
 
 
 def _dash_default(settings: Settings, dash_app: Dash, key: str, metrics: Metrics) -> ASGIApp:
-    """What serves every path no native route matches: Dash, on a counted pool of a2wsgi threads."""
-    dash_wsgi = serve_dash(dash_app, secret_key=key, threads=settings.wsgi_threads)
-    metrics.watch_pool(dash_wsgi, threads=settings.wsgi_threads)
-    return DashCallbackGuard(dash_wsgi, callbacks=dash_app.callback_map)
+    """What serves every path no native route matches: Dash's files natively, the rest on a counted pool
+    of a2wsgi threads, gzipped for clients that accept it."""
+    bridge = bridge_dash(dash_app, secret_key=key, threads=settings.wsgi_threads)
+    metrics.watch_pool(bridge, threads=settings.wsgi_threads)
+    return with_files(dash_app, DashCallbackGuard(bridge, callbacks=dash_app.callback_map))
 
 
 def _middleware(settings: Settings, csp: ContentSecurityPolicy) -> list[Middleware]:
@@ -301,8 +360,8 @@ def _middleware(settings: Settings, csp: ContentSecurityPolicy) -> list[Middlewa
             Middleware(
                 CORSMiddleware,
                 allow_origins=origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["content-type"],
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["content-type", "hybrid-resumable", "hybrid-resume-token", "last-event-id"],
             )
         )
     stack.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))

@@ -159,7 +159,7 @@ class ChatStream:
         body = await read_json(request)
         if self.signer is not None:
             ticket = body.get("ticket") if isinstance(body, dict) else None
-            body = self.signer.verify(ticket, user=user_of(request.scope))
+            body = await self.signer.verify(ticket, user=user_of(request.scope))
             if "chat" in body:  # only the server signs these: `issue_chat` checked them
                 chat = self.chats.get(body["chat"])
                 if chat is None:

@@ -63,6 +63,23 @@ def client_of(request: Request) -> str:
     return "address:" + (request.client.host if request.client else "unknown")
 
 
+def too_many_streams(concurrent: int) -> ApiError:
+    """The 429 of a client with `concurrent` streams open already."""
+    return ApiError(
+        429,
+        "too_many_streams",
+        f"at most {concurrent} answers can stream at once; wait for one to finish",
+        headers={"Retry-After": "5"},
+    )
+
+
+def rate_limited(wait: int) -> ApiError:
+    """The 429 of a client that may start its next stream in `wait` seconds."""
+    return ApiError(
+        429, "rate_limited", f"too many requests; retry in {wait} s", headers={"Retry-After": str(wait)}
+    )
+
+
 @dataclass(slots=True)
 class _Client:
     tokens: float
@@ -100,23 +117,12 @@ class ClientLimiter:
         else:
             self._clients.move_to_end(key)
         if self.concurrent and client.active >= self.concurrent:
-            raise ApiError(
-                429,
-                "too_many_streams",
-                f"at most {self.concurrent} answers can stream at once; wait for one to finish",
-                headers={"Retry-After": "5"},
-            )
+            raise too_many_streams(self.concurrent)
         if self.rate:
             client.tokens = min(self.burst, client.tokens + (now - client.updated) * self.rate)
             client.updated = now
             if client.tokens < 1:
-                wait = math.ceil((1 - client.tokens) / self.rate)
-                raise ApiError(
-                    429,
-                    "rate_limited",
-                    f"too many requests; retry in {wait} s",
-                    headers={"Retry-After": str(wait)},
-                )
+                raise rate_limited(math.ceil((1 - client.tokens) / self.rate))
             client.tokens -= 1
         client.active += 1
 

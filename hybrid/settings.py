@@ -75,8 +75,9 @@ class Settings:
     wsgi_threads: int = _setting(
         "HYBRID_WSGI_THREADS",
         8,
-        "Threads a2wsgi runs Dash (page, assets, callbacks) on; streams never use them. More threads "
-        "starve the event loop of the GIL (see README); raise it only for callbacks that mostly wait.",
+        "Threads a2wsgi runs Dash (pages, layout, callbacks) on; streams and Dash's scripts and assets "
+        "never use them. More threads starve the event loop of the GIL (see README); raise it only for "
+        "callbacks that mostly wait.",
         check=AT_LEAST_ONE,
     )
     max_body_bytes: int = _setting(
@@ -100,8 +101,9 @@ class Settings:
     shutdown_grace_seconds: float = _setting(
         "HYBRID_SHUTDOWN_GRACE_SECONDS",
         5.0,
-        "After SIGTERM, seconds the server waits for connections before it exits "
-        "(open streams end at once with a notice).",
+        "After SIGTERM, seconds the server waits for connections before it exits (open streams end at "
+        "once with a notice; with Redis, resumable ones with `event: reconnect`, and their answers "
+        "generate on for up to `HYBRID_RESUME_GRACE_SECONDS` more).",
         check=POSITIVE,
     )
     switch_interval_ms: float = _setting(
@@ -151,6 +153,29 @@ class Settings:
         60,
         "Chat streams one client may start per minute, in bursts of up to a fifth of it (0: no limit).",
         check=NOT_NEGATIVE,
+    )
+    resume_grace_seconds: float = _setting(
+        "HYBRID_RESUME_GRACE_SECONDS",
+        20.0,
+        "Resumable answers (clients that send `Hybrid-Resumable: 1`): how long an answer keeps generating "
+        "after its connection dropped without a Stop, and how long an ended answer stays resumable. "
+        "0: off (a dropped connection stops the answer at once).",
+        check=NOT_NEGATIVE,
+    )
+    resume_max_events: int = _setting(
+        "HYBRID_RESUME_MAX_EVENTS",
+        10_000,
+        "Events of one answer kept for resuming (in memory and in Redis); a resume from further back "
+        "gets 410.",
+        check=AT_LEAST_ONE,
+    )
+    redis_url: str = _setting(
+        "HYBRID_REDIS_URL",
+        "",
+        "Redis shared by all workers and hosts, e.g. `redis://10.0.0.5:6379/0`: answers resume on any "
+        "worker, tickets are once-only and client limits hold across the cluster. Unset: per process. "
+        "Set but unreachable at start: the server refuses to start.",
+        secret=True,
     )
     cors_origins: str = _setting(
         "HYBRID_CORS_ORIGINS",

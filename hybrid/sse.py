@@ -9,6 +9,9 @@ message whose data is exactly `[DONE]` ends the stream. Framing follows the HTML
   `\\n` they mean, including a `\\r\\n` split across two deltas;
 * a delta that is exactly `[DONE]` is sent as two messages (`[DONE` and `]`) that concatenate back to the
   text, so only the encoder's own terminator ends the stream.
+
+A resumable answer's events are *frames*: one SSE event each, numbered with an `id:` field
+(`numbered`), so a client that reconnects with `Last-Event-ID` gets exactly the frames after it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ KEEPALIVE = b": keep-alive\n\n"
 """A comment line: proxies see traffic, the page sees (at most) an empty message."""
 
 _DONE_TEXT = "[DONE]"
+_END_OF_EVENT = b"\n\n"
 
 
 class MessageEncoder:
@@ -83,3 +87,55 @@ class Event:
 
     def encode(self) -> bytes:
         return event(self.name, self.data)
+
+
+Item = str | Event
+"""What a stream's source yields: a text delta, or a named event."""
+
+
+GENERIC_FAILURE = "the server hit an unexpected error"
+SHUTDOWN_NOTICE = "the server is restarting"
+
+
+def notice(reason: str) -> str:
+    """The line a stream ends with when it cannot finish its answer."""
+    return f"\n\n**⚠ The answer stopped: {reason}.**"
+
+
+def failure(type: str, reason: str) -> bytes:
+    """The end of a stream that could not complete: a machine-readable error, the notice, `[DONE]`."""
+    return event("error", {"type": type, "message": reason}) + MessageEncoder().message(notice(reason)) + DONE
+
+
+RECONNECT_MS = 500
+RECONNECT = f"retry: {RECONNECT_MS}\n".encode() + event("reconnect", {"reason": "the server is restarting"})
+"""Ends a resumable stream whose server shuts down while the answer goes on: resume it elsewhere, after
+the `retry:` milliseconds (by then the stopping server no longer accepts connections)."""
+
+
+def numbered(chunk: bytes, seq: int) -> list[bytes]:
+    """The SSE events of `chunk` as frames numbered `seq`, `seq + 1`, ...
+
+    Each event gets an id of its own, so a connection cut between two events of one chunk resumes
+    between them, never repeating the first.
+    """
+    end = chunk.find(_END_OF_EVENT) + 2
+    if end == len(chunk):  # one event: nearly every chunk
+        return [b"id: %d\n%s" % (seq, chunk)]
+    frames = []
+    start = 0
+    while start < len(chunk):
+        end = chunk.index(_END_OF_EVENT, start) + 2
+        frames.append(b"id: %d\n%s" % (seq, chunk[start:end]))
+        seq += 1
+        start = end
+    return frames
+
+
+def ends_answer(frame: bytes) -> bool:
+    """Whether `frame` is the numbered `[DONE]` that ends an answer: its id line, then `DONE` alone.
+
+    Text never is: a delta `[DONE]` is sent as two messages, and a last line `[DONE]` of a multi-line
+    delta follows another `data:` line in the same event.
+    """
+    return frame.endswith(DONE) and frame.find(b"\n") == len(frame) - len(DONE) - 1

@@ -12,6 +12,10 @@ differs from both, on purpose:
   watched by that timer, so a client that stops reading at any moment is dropped in time;
 * a source that raises ends the stream with an `error` event, a visible notice and `[DONE]`: an answer
   never just stops.
+
+A client that sends `Hybrid-Resumable: 1` gets a resumable answer instead (see `hybrid.answers`): the
+source runs in a task of its own that writes numbered frames into the answer's buffer, and the response
+only reads that buffer, so the answer outlives the connection.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -33,25 +37,46 @@ from hybrid.auth import Authorize, authorize
 from hybrid.errors import ApiError, StreamError
 from hybrid.hooks import StreamOutcome, StreamStatus
 from hybrid.identity import user_of
-from hybrid.limits import Admission, ClientLimiter, client_of
+from hybrid.limits import Admission, Release, client_of
 from hybrid.logs import bind_request_id
-from hybrid.sse import Event
-from hybrid.supervisor import StreamSupervisor
+from hybrid.sse import GENERIC_FAILURE, SHUTDOWN_NOTICE, Item, notice
+from hybrid.supervisor import StreamSupervisor, StreamWatch
+
+if TYPE_CHECKING:
+    from hybrid.answers import Answers
+
+__all__ = ["GENERIC_FAILURE", "SHUTDOWN_NOTICE", "Item", "notice"]  # re-exported: chat.py and app.py
 
 logger = logging.getLogger("hybrid.stream")
 
-Item = str | Event
 StreamSource = AsyncIterator[Item] | Awaitable[AsyncIterator[Item]]
 StreamFunc = Callable[[Request], StreamSource]
 
-GENERIC_FAILURE = "the server hit an unexpected error"
-SHUTDOWN_NOTICE = "the server is restarting"
+RESUMABLE_HEADER = "hybrid-resumable"
+"""A stream request with this header set to `1` asks for a resumable answer."""
 _FINAL = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
-def notice(reason: str) -> str:
-    """The line a stream ends with when it cannot finish its answer."""
-    return f"\n\n**⚠ The answer stopped: {reason}.**"
+def source_ending(exc: BaseException | None) -> tuple[bytes, str | None]:
+    """What a stream ends with after its source ended (`exc` None) or raised: the bytes and error type.
+
+    A `StreamError` shows its own sentence; anything else is logged with its traceback and shown as a
+    generic failure, so internal details never reach the page.
+    """
+    if exc is None:
+        return sse.DONE, None
+    if isinstance(exc, StreamError):
+        logger.warning("stream failed: %s", exc.user_message)
+        return sse.failure(exc.type, exc.user_message), exc.type
+    logger.error("stream failed", exc_info=exc)
+    return sse.failure("internal_error", GENERIC_FAILURE), "internal_error"
+
+
+class Limiter(Protocol):
+    """Per-client limits: a `ClientLimiter`, or a `hybrid.stores.limits.RedisClientLimiter` (whose
+    `admit` is a coroutine: the limits are counted in Redis)."""
+
+    def admit(self, key: str) -> Release | Awaitable[Release]: ...
 
 
 @runtime_checkable
@@ -59,6 +84,7 @@ class StreamHost(Protocol):
     """What a stream endpoint takes from the app serving it (`HybridApp` is one)."""
 
     streams: StreamSupervisor
+    answers: Answers
     authorize_hook: Authorize | None
 
 
@@ -68,7 +94,7 @@ def stream_endpoint(
     keepalive_seconds: float = 15.0,
     send_timeout: float = 30.0,
     supervisor: StreamSupervisor | None = None,
-    limiter: ClientLimiter | None = None,
+    limiter: Limiter | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Turn `func(request)`, an async iterator of text deltas, into an SSE endpoint.
 
@@ -80,6 +106,7 @@ def stream_endpoint(
     Open streams are admitted and counted by `supervisor` (503 past its cap); by default, by the one of
     the `hybrid.create_app` app serving the route, else by one of the endpoint's own. `limiter` adds
     per-client limits (429) before `func` runs. That app's `authorize` hook is asked first (401/403).
+    Served by that app, a request with `Hybrid-Resumable: 1` gets a resumable answer (`hybrid.answers`).
     """
     own_supervisor = StreamSupervisor()
 
@@ -87,6 +114,7 @@ def stream_endpoint(
         host = request.scope.get("app")
         host = host if isinstance(host, StreamHost) else None
         streams = supervisor or (host.streams if host else own_supervisor)
+        answers = host.answers if host and request.headers.get(RESUMABLE_HEADER) == "1" else None
         # In this task's context: the stream's log lines, its provider request and its response carry it.
         request_id = bind_request_id(request.headers.get("x-request-id"), signed_in=user_of(request.scope))
         admission = Admission()
@@ -94,7 +122,8 @@ def stream_endpoint(
             await authorize(request, host.authorize_hook if host else None)  # before it costs anything
             admission.hold(streams.admit())
             if limiter is not None:
-                admission.hold(limiter.admit(client_of(request)))
+                taken = limiter.admit(client_of(request))
+                admission.hold(await taken if inspect.isawaitable(taken) else taken)
             # Read (and cache) the body now: once the stream starts, the response listens on `receive`
             # for the disconnect, and a generator reading the body then would race it for the messages.
             await request.body()
@@ -109,17 +138,27 @@ def stream_endpoint(
         except BaseException:
             admission.release()
             raise
-        response = EventStreamResponse(
-            source,
-            keepalive_seconds=keepalive_seconds,
-            send_timeout=send_timeout,
-            supervisor=streams,
-            on_close=admission.release,
-        )
+        if answers is not None and answers.enabled:
+            # The answer holds the places from now on: it may generate on after this response ended.
+            response: Response = await answers.start(
+                source,
+                request,
+                release=admission.release,
+                keepalive_seconds=keepalive_seconds,
+                send_timeout=send_timeout,
+            )
+        else:
+            response = EventStreamResponse(
+                source,
+                keepalive_seconds=keepalive_seconds,
+                send_timeout=send_timeout,
+                supervisor=streams,
+                on_close=admission.release,
+            )
         response.headers["X-Request-ID"] = request_id
         return response
 
-    setattr(endpoint, _STREAM_ENDPOINT, True)
+    mark_stream_endpoint(endpoint)
     endpoint.__name__ = getattr(func, "__name__", "stream")
     endpoint.__doc__ = func.__doc__
     return endpoint
@@ -128,8 +167,13 @@ def stream_endpoint(
 _STREAM_ENDPOINT = "_hybrid_stream_endpoint"
 
 
+def mark_stream_endpoint(endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+    """Let `HybridApp` run `endpoint` ahead of its middleware, as it runs `stream_endpoint`'s."""
+    setattr(endpoint, _STREAM_ENDPOINT, True)
+
+
 def is_stream_endpoint(endpoint: object) -> bool:
-    """Whether `endpoint` was made by `stream_endpoint`."""
+    """Whether `endpoint` was made by `stream_endpoint` (or marked by `mark_stream_endpoint`)."""
     return getattr(endpoint, _STREAM_ENDPOINT, False)
 
 
@@ -138,6 +182,10 @@ class EventStreamResponse(Response):
 
     A client that stops reading holds at most the server's write buffer: the source waits while a write
     is blocked, and after `send_timeout` seconds of a blocked write the stream is dropped.
+
+    `framed`: the source yields finished SSE bytes (a resumable answer's frames, see `hybrid.answers`)
+    and ends with its own `[DONE]`. `reconnect_at_shutdown`: when the server shuts down, the stream ends
+    with `event: reconnect` (the answer goes on, resume it elsewhere) instead of the notice.
     """
 
     media_type = "text/event-stream"
@@ -146,12 +194,14 @@ class EventStreamResponse(Response):
 
     def __init__(
         self,
-        source: AsyncIterator[Item],
+        source: AsyncIterator[Item] | AsyncIterator[bytes],
         *,
         keepalive_seconds: float = 15.0,
         send_timeout: float = 30.0,
-        supervisor: StreamSupervisor | None = None,
+        supervisor: StreamWatch | None = None,
         on_close: Callable[[], None] | None = None,
+        framed: bool = False,
+        reconnect_at_shutdown: bool = False,
     ) -> None:
         super().__init__(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -161,8 +211,10 @@ class EventStreamResponse(Response):
         self.source = source
         self.keepalive_seconds = keepalive_seconds
         self.send_timeout = send_timeout
-        self.supervisor = supervisor or StreamSupervisor()
+        self.supervisor: StreamWatch = supervisor or StreamSupervisor()
         self.on_close = on_close
+        self.framed = framed
+        self.reconnect_at_shutdown = reconnect_at_shutdown
         self._outcome: StreamStatus | None = None  # how the stream ended, once that is decided
         self._error: str | None = None  # the error type the stream ended with, if any
         self._deltas = 0
@@ -222,11 +274,16 @@ class EventStreamResponse(Response):
     async def _after_stop(self, send: Send) -> None:
         """Finish a stream that `_stop` cancelled; the source is closed already."""
         if self._outcome == "shutdown":
+            if self.reconnect_at_shutdown:
+                last = sse.RECONNECT
+            else:
+                last = sse.failure("shutdown", SHUTDOWN_NOTICE)
+                self._error = "shutdown"
             # The timer no longer drops this stream (it is stopped already), so these writes have a bound
             # of their own.
             with contextlib.suppress(OSError, TimeoutError):
                 async with asyncio.timeout(self.send_timeout):
-                    await self._write(send, self._body(self._failure("shutdown", SHUTDOWN_NOTICE)))
+                    await self._write(send, self._body(last))
                     await self._write(send, _FINAL)
         elif self._outcome == "slow_consumer":
             logger.warning("dropped a stream whose client stopped reading for %.0f s", self.send_timeout)
@@ -274,6 +331,8 @@ class EventStreamResponse(Response):
                     if not deltas:
                         self._first_delta_at = now()
                     deltas += 1
+                elif type(item) is bytes:
+                    chunk = item  # a frame, encoded already
                 else:
                     chunk = item.encode()  # type: ignore[union-attr]
                 if self._keepalive is not None:
@@ -283,27 +342,19 @@ class EventStreamResponse(Response):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 self._writing_since = 0.0
                 self._last_write = started
-        except StreamError as exc:
-            logger.warning("stream failed: %s", exc.user_message)
-            await self._write(send, self._body(self._failure(exc.type, exc.user_message)))
         except Exception as exc:
             if isinstance(exc, OSError) and self._writing_since:
                 raise  # the write failed: the client left
-            logger.exception("stream failed")
-            await self._write(send, self._body(self._failure("internal_error", GENERIC_FAILURE)))
+            ending, self._error = source_ending(exc)
+            await self._write(send, self._body(ending))
         else:
-            await self._write(send, self._body(sse.DONE))
+            if not self.framed:
+                await self._write(send, self._body(sse.DONE))
         finally:
             self._deltas = deltas
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
                 await aclose()
-
-    def _failure(self, type: str, reason: str) -> bytes:
-        """The end of a stream that could not complete: a machine-readable error, the notice, `[DONE]`."""
-        self._error = type
-        body = Event("error", {"type": type, "message": reason}).encode()
-        return body + sse.MessageEncoder().message(notice(reason)) + sse.DONE
 
     @staticmethod
     def _body(chunk: bytes) -> dict[str, Any]:

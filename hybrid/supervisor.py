@@ -4,6 +4,9 @@ A response asks the supervisor for a place (`admit`), reports that it opened and
 (`opened`, `closed`); refused requests are reported too (`refused`). On SIGTERM or SIGINT every
 supervisor of the process drains: its open streams end at once with a notice, new ones the same way, so
 the server's graceful shutdown never waits on an endless stream.
+
+A resumable answer is the stream the supervisor reports (it holds the place and has the outcome); the
+responses that read its buffer are only `track`ed, so that shutdown ends them too.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import signal
 import weakref
 from collections.abc import Callable, Iterable
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from hybrid.errors import ApiError
 from hybrid.hooks import HookSet, StreamHooks, StreamOutcome
@@ -27,6 +30,14 @@ EndStream = Callable[[], None]
 """Ends one open stream because the server shuts down."""
 
 
+class StreamWatch(Protocol):
+    """What a response reports to as it opens and closes (a `StreamSupervisor`, or a view of one)."""
+
+    def opened(self, end_stream: EndStream) -> None: ...
+
+    def closed(self, end_stream: EndStream, outcome: StreamOutcome) -> None: ...
+
+
 class StreamSupervisor:
     """Counts an app's open streams, caps them at `max_streams` (0: no cap), and ends them at shutdown."""
 
@@ -35,6 +46,7 @@ class StreamSupervisor:
         self.hooks = HookSet(hooks)
         """Told of every stream as it opens, is refused and closes (metrics, logs)."""
         self._open: set[EndStream] = set()
+        self._tracked: set[EndStream] = set()
         self._admitted = 0
         self._draining = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -78,23 +90,33 @@ class StreamSupervisor:
 
     def opened(self, end_stream: EndStream) -> None:
         """Count an open stream; `end_stream()` ends it if the server shuts down (at once if it is)."""
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        SHUTDOWN_SIGNALS.watch(self)
-        self._open.add(end_stream)
+        self._watch(self._open, end_stream)
         self.hooks.opened()
-        if self._draining:
-            end_stream()
 
     def closed(self, end_stream: EndStream, outcome: StreamOutcome) -> None:
         """Count a stream as closed, for the reason in `outcome`."""
         self._open.discard(end_stream)
         self.hooks.closed(outcome)
 
+    def track(self, end_stream: EndStream) -> None:
+        """End `end_stream` at shutdown too, without counting or reporting it as a stream."""
+        self._watch(self._tracked, end_stream)
+
+    def untrack(self, end_stream: EndStream) -> None:
+        self._tracked.discard(end_stream)
+
+    def _watch(self, streams: set[EndStream], end_stream: EndStream) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        SHUTDOWN_SIGNALS.watch(self)
+        streams.add(end_stream)
+        if self._draining:
+            end_stream()
+
     def drain(self) -> None:
         """End every open stream with a shutdown notice; new streams are refused from now on."""
         self._draining = True
-        for end_stream in list(self._open):
+        for end_stream in [*self._open, *self._tracked]:
             end_stream()
 
     def drain_soon(self) -> None:

@@ -3,8 +3,9 @@
 The Dash callback validates what the page asks for and signs the result (HMAC, `itsdangerous`); the
 stream endpoint verifies the signature and age. Tickets are stateless, so any worker or host that
 shares `HYBRID_SECRET_KEY` accepts them. Replay is bounded twice: a ticket expires after `max_age`
-seconds, and each process accepts a ticket's nonce once. A ticket names the user it was issued to (when
-the app knows its users), and no one else may use it.
+seconds, and its nonce is accepted once: by each process (`MemoryNonces`), or by the whole cluster with
+a shared store (`hybrid.stores.nonces.RedisNonces`, with `HYBRID_REDIS_URL`). A ticket names the user it
+was issued to (when the app knows its users), and no one else may use it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import multiprocessing
 import secrets
 import sys
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -28,12 +29,22 @@ _NONCE = "_nonce"
 _USER = "_user"
 
 
-class TicketSigner:
-    """Issues and verifies tickets that carry a JSON object."""
+class NonceStore(Protocol):
+    """Remembers the nonces of used tickets."""
 
-    def __init__(self, secret_key: str, *, max_age: float = 60.0, salt: str = "hybrid.chat") -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
-        self.max_age = max_age
+    async def claim(self, nonce: str, seconds: float) -> bool:
+        """True the first time `nonce` is claimed within `seconds`; False for a replay."""
+        ...
+
+    def __len__(self) -> int:
+        """How many used nonces it remembers in this process."""
+        ...
+
+
+class MemoryNonces:
+    """The nonces used in this process."""
+
+    def __init__(self) -> None:
         self._used: dict[str, float] = {}  # nonce -> when it expires
         self._prune_at = 1024
 
@@ -41,11 +52,46 @@ class TicketSigner:
         """How many used nonces it remembers (expired ones are dropped as the table grows)."""
         return len(self._used)
 
+    async def claim(self, nonce: str, seconds: float) -> bool:
+        now = time.monotonic()
+        if self._used.get(nonce, 0) > now:
+            return False
+        self._forget_expired(now)
+        self._used[nonce] = now + seconds
+        return True
+
+    def _forget_expired(self, now: float) -> None:
+        """Drop expired nonces, once the table has doubled since the last time: O(1) per ticket."""
+        if len(self._used) < self._prune_at:
+            return
+        self._used = {nonce: until for nonce, until in self._used.items() if until > now}
+        self._prune_at = max(1024, 2 * len(self._used))
+
+
+class TicketSigner:
+    """Issues and verifies tickets that carry a JSON object; `nonces` remembers the used ones."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        max_age: float = 60.0,
+        salt: str = "hybrid.chat",
+        nonces: NonceStore | None = None,
+    ) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
+        self.max_age = max_age
+        self.nonces: NonceStore = nonces if nonces is not None else MemoryNonces()
+
+    def __len__(self) -> int:
+        """How many used nonces it remembers in this process."""
+        return len(self.nonces)
+
     def issue(self, payload: dict[str, Any], *, user: str | None = None) -> str:
         """A ticket carrying `payload`, for `user` only when there is one."""
         return self._serializer.dumps({**payload, _NONCE: secrets.token_urlsafe(12), _USER: user})
 
-    def verify(self, ticket: Any, *, user: str | None = None) -> dict[str, Any]:
+    async def verify(self, ticket: Any, *, user: str | None = None) -> dict[str, Any]:
         """The ticket's payload; `ApiError` 403 when forged, used or `user`'s not, 410 when expired.
 
         A ticket refused for its user is not used up: its owner can still use it.
@@ -61,20 +107,10 @@ class TicketSigner:
         if payload.pop(_USER, None) != user:
             raise ApiError(403, "wrong_user", "this ticket was issued to another user")
         nonce = payload.pop(_NONCE, None)
-        now = time.monotonic()
-        if nonce is None or self._used.get(nonce, 0) > now:
-            raise ApiError(403, "ticket_used", "the ticket has already been used")
-        self._forget_expired(now)
         # itsdangerous counts whole seconds: a ticket stays valid up to a second past `max_age`.
-        self._used[nonce] = now + self.max_age + 1.0
+        if not isinstance(nonce, str) or not await self.nonces.claim(nonce, self.max_age + 1.0):
+            raise ApiError(403, "ticket_used", "the ticket has already been used")
         return payload
-
-    def _forget_expired(self, now: float) -> None:
-        """Drop expired nonces, once the table has doubled since the last time: O(1) per ticket."""
-        if len(self._used) < self._prune_at:
-            return
-        self._used = {nonce: until for nonce, until in self._used.items() if until > now}
-        self._prune_at = max(1024, 2 * len(self._used))
 
 
 def secret_key(configured: str) -> str:

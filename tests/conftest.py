@@ -131,3 +131,13 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     running = start_simulator(tmp_path_factory.mktemp("simulator") / "simulator.log")
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real redis-server on a free loopback port for the whole session; stopped at its end."""
+    from tests.redis_fixture import start_redis
+
+    running = start_redis(tmp_path_factory.mktemp("redis") / "redis.log")
+    yield running
+    running.stop()

@@ -15,6 +15,8 @@ _LINE = re.compile(r"\r\n|\r|\n")
 class Message:
     event: str
     data: str
+    id: str = ""
+    """The last event ID when the event was dispatched (what a reconnect sends as `Last-Event-ID`)."""
 
 
 def parse(stream: str) -> list[Message]:
@@ -22,11 +24,12 @@ def parse(stream: str) -> list[Message]:
     messages: list[Message] = []
     data: list[str] = []
     event = ""
+    last_id = ""
     lines = _LINE.split(stream)
     for line in lines[:-1]:  # the piece after the last line break is an incomplete line
         if line == "":
             if data:
-                messages.append(Message(event or "message", "\n".join(data)))
+                messages.append(Message(event or "message", "\n".join(data), last_id))
             data, event = [], ""
             continue
         if line.startswith(":"):
@@ -38,6 +41,8 @@ def parse(stream: str) -> list[Message]:
             data.append(value)
         elif field == "event":
             event = value
+        elif field == "id" and "\0" not in value:
+            last_id = value
     return messages
 
 

@@ -215,7 +215,7 @@ def chat_stream(max_context_chars: int = 100) -> ChatStream:
 def test_a_chat_ticket_holds_the_checked_conversation_and_context_and_nothing_else() -> None:
     stream = chat_stream()
     ticket = stream.issue_chat("left", [{"role": "user", "content": "hi"}], ["EU", 3])
-    assert TicketSigner("k").verify(ticket) == {
+    assert run_async(TicketSigner("k").verify(ticket)) == {
         "chat": "left",
         "messages": [{"role": "user", "content": "hi"}],
         "context": ["EU", 3],

@@ -1,6 +1,9 @@
 """The Dash side of hybrid: serving a Dash app under the ASGI root, and what its pages stream with.
 
-* `serve.py`: the Dash (Flask) app through a2wsgi, with a shared secret and a backend check;
+* `serve.py`: the Dash (Flask) app served under the root, with a shared secret and a backend check;
+* `bridge.py`: `DashBridge`, a2wsgi with one hand-off to a thread per request;
+* `static.py`: `DashFiles`, Dash's component suites and assets from the event loop, gzipped once;
+* `libraries.py`: `load_only`, no scripts of component libraries a page does not use;
 * `mount.py`: page, asset and callback URLs that follow the mount path of each request;
 * `guard.py`: malformed callback requests answered 400 instead of Dash's 500;
 * `components.py`: dash-extensions `SSE` components wired to stream routes (`stream_on`);

@@ -1,4 +1,9 @@
-"""`serve_dash`: the ASGI app that serves a Dash (Flask) app under hybrid, on a2wsgi threads, at any path."""
+"""`serve_dash`: the ASGI app that serves a Dash (Flask) app under hybrid, at any path.
+
+Its scripts and assets are answered on the event loop, gzipped once (`DashFiles`); everything else runs
+on a2wsgi's threads with one hand-off per request (`DashBridge`), gzipped when the client accepts it
+(`GzipMiddleware`; an event stream never is).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,14 @@ import hashlib
 import hmac
 
 import flask
-from a2wsgi import WSGIMiddleware
 from dash import Dash
+from starlette.types import ASGIApp
 
+from hybrid.dash.bridge import DashBridge
 from hybrid.dash.mount import follow_mount
+from hybrid.dash.static import DashFiles
 from hybrid.identity import user_of
+from hybrid.middleware import GzipMiddleware
 
 
 def check_backend(dash_app: Dash) -> None:
@@ -38,12 +46,22 @@ def share_secret(dash_app: Dash, secret_key: str) -> None:
         server.secret_key = hmac.new(secret_key.encode(), b"hybrid.dash", hashlib.sha256).hexdigest()
 
 
-def serve_dash(dash_app: Dash, *, secret_key: str, threads: int) -> WSGIMiddleware:
-    """The ASGI app serving `dash_app` on `threads` a2wsgi threads, at any mount path."""
+def bridge_dash(dash_app: Dash, *, secret_key: str, threads: int) -> DashBridge:
+    """The WSGI bridge running `dash_app` on `threads` a2wsgi threads, at any mount path."""
     check_backend(dash_app)
     follow_mount(dash_app)
     share_secret(dash_app, secret_key)
-    return WSGIMiddleware(dash_app.server, workers=threads)
+    return DashBridge(dash_app.server, workers=threads)
+
+
+def with_files(dash_app: Dash, bridged: ASGIApp) -> ASGIApp:
+    """`bridged` (`dash_app` through its bridge) behind `dash_app`'s native files, its answers gzipped."""
+    return DashFiles(GzipMiddleware(bridged), dash_app)
+
+
+def serve_dash(dash_app: Dash, *, secret_key: str, threads: int) -> ASGIApp:
+    """The ASGI app serving `dash_app`: its files natively, the rest through `bridge_dash`, gzipped."""
+    return with_files(dash_app, bridge_dash(dash_app, secret_key=secret_key, threads=threads))
 
 
 def signed_in_user() -> str | None:

@@ -14,6 +14,7 @@ from dash import Dash, State
 
 from hybrid.chat import PRESETS, Preset
 from hybrid.dash.chat import Chat
+from hybrid.dash.libraries import libraries_in, load_only
 from hybrid.dash.serve import signed_in_user
 from hybrid.dash.ui.layout import EXAMPLES, chat_layout
 from hybrid.errors import StreamError
@@ -46,6 +47,7 @@ def build_chat_app(
         )
 
     app.layout = layout
+    load_only(app, libraries_in(layout()))  # no dash_table (34 KB) on a page without a table
     return app
 
 

@@ -1,0 +1,59 @@
+"""Prometheus instruments of resumable answers, in the registry of the app's `hybrid.metrics.Metrics`.
+
+Counted per answer and per resume, never per frame: the buffer's size is observed once, when an answer
+ends.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+BUFFER_BUCKETS = (1_024, 4_096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304)
+
+
+class AnswerInstruments:
+    """What `hybrid.answers.Answers` counts."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.resumes = Counter(
+            "hybrid_resumes",
+            "Resume requests, by outcome: `local` (served from this worker's memory), `shared` (from "
+            "the shared store: another worker generated it), `gone` (204), `refused` (4xx), "
+            "`unavailable` (the shared store could not be reached).",
+            ("outcome",),
+            registry=registry,
+        )
+        self.stopped = Counter(
+            "hybrid_answers_stopped",
+            "Answers ended early, by reason: `stopped` (the client's Stop), `abandoned` (nobody came "
+            "back within the grace), `shutdown`.",
+            ("reason",),
+            registry=registry,
+        )
+        self.buffered = Gauge(
+            "hybrid_answers_buffered",
+            "Answers held in memory: generating, or kept for resumes after they ended.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.buffer_bytes = Histogram(
+            "hybrid_answer_buffer_bytes",
+            "Size of an answer's buffered frames in memory when it ended.",
+            registry=registry,
+            buckets=BUFFER_BUCKETS,
+        )
+        self.redis_errors = Counter(
+            "hybrid_redis_errors",
+            "Failed operations on the shared Redis, by operation (`open`, `write`, `read`, `lookup`, "
+            "`stop`, `lease`, `listen`, `nonce`, `limit`).",
+            ("operation",),
+            registry=registry,
+        )
+
+
+@functools.cache
+def instruments_for(registry: CollectorRegistry) -> AnswerInstruments:
+    """One set per registry: the apps of a process share one in multiprocess mode (see `hybrid.metrics`)."""
+    return AnswerInstruments(registry)
