@@ -4,30 +4,40 @@
     uvicorn examples.chat_with_your_data:server --reload    # then open http://127.0.0.1:8000
 
 The data is Gapminder's (life expectancy, GDP per capita and population by country, 1952-2007), as
-Plotly ships it. The assistant reads the filters when you send (the Chat's `context`), answers from a
-compact summary of the filtered rows, and moves the filters itself when you ask ("show Asia in 1977"):
-`SetProps` changes the dropdown and the slider, and the figure follows through its ordinary callback.
+Plotly ships it. The assistant reads the filters when you send (the Chat's `context`) and is told a
+compact summary of the rows on screen. Its tools (`@assistant.tool`) answer from the data and change the
+dashboard: `show_only` a continent and `show_year` move the filters (`context.set_props`; the figure
+follows through its ordinary callback), `top_products` gives the countries with the largest gross
+domestic product (GDP per capita times population), `describe_column` a column's statistics. The chat
+shows each call as a card. Try "Show only Europe and tell me the top three products".
 
-Without keys the demo model answers (the thinking and the filter changes are real, the prose is the
-demo's); with `OPENAI_API_KEY` and `HYBRID_MODEL` set (see the README's Providers), a real model does.
+Without keys the demo model answers: it calls the tools whose names the question says (the results and
+the filter changes are real, the prose is the demo's). With `OPENAI_API_KEY` and `HYBRID_MODEL` set (see
+the README's Providers), a real model chooses the tools.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Sequence
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
+from pydantic import Field
 
 import hybrid
+from hybrid.tools import ToolContext
 
 DATA = px.data.gapminder()
 YEARS = sorted(DATA["year"].unique().tolist())
 CONTINENTS = sorted(DATA["continent"].unique().tolist())
 ALL = "All continents"
+Continent = Literal["All continents", "Africa", "Americas", "Asia", "Europe", "Oceania"]
+"""What the continent filter may show (the model is offered exactly these)."""
+COLUMNS = {"life expectancy": "lifeExp", "GDP per capita": "gdpPercap", "population": "pop"}
+Column = Literal["life expectancy", "GDP per capita", "population"]
 
 
 def rows(continent: str, year: int) -> pd.DataFrame:
@@ -85,39 +95,77 @@ app = Dash(__name__, title="Gapminder with an assistant")
 assistant = hybrid.Chat(
     "assistant",
     context=[State("continent", "value"), State("year", "value")],
-    examples=["Which country lives longest here?", "Show Asia in 1977", "Compare the continents"],
+    examples=[
+        "Show only Europe and tell me the top three products",
+        "Show only Asia in the year 1977",
+        "Describe the life expectancy column",
+    ],
     placeholder="Ask about the data",
 )
 
 
+@assistant.tool
+def show_only(continent: Continent, context: ToolContext) -> str:
+    """Show only one continent on the dashboard, or all continents again."""
+    context.set_props("continent", {"value": continent})
+    year = context.values[1]
+    return f"The dashboard shows {continent}, {year}: {len(rows(continent, year))} countries."
+
+
+@assistant.tool
+def show_year(year: int, context: ToolContext) -> str:
+    """Show another year on the dashboard; the data has 1952 to 2007, every five years."""
+    nearest = min(YEARS, key=lambda known: abs(known - year))
+    context.set_props("year", {"value": nearest})
+    return f"The dashboard shows {nearest}" + ("." if nearest == year else f", the nearest year to {year}.")
+
+
+@assistant.tool
+def top_products(
+    n: Annotated[int, Field(ge=1, le=20)], context: ToolContext, continent: Continent | None = None
+) -> list[dict[str, Any]]:
+    """The n countries with the largest gross domestic product (GDP per capita times population), in
+    the continent given (else the one on screen) in the year on screen."""
+    shown, year = context.values
+    data = rows(continent or shown, year)
+    top = data.assign(gdp=data["gdpPercap"] * data["pop"]).nlargest(n, "gdp")
+    return [
+        {"country": row["country"], "GDP (billion USD)": round(row["gdp"] / 1e9)} for _, row in top.iterrows()
+    ]
+
+
+@assistant.tool
+def describe_column(
+    column: Column, context: ToolContext, continent: Continent | None = None
+) -> dict[str, Any]:
+    """Statistics of a column (count, mean, median, the lowest and highest countries), in the
+    continent given (else the one on screen) in the year on screen."""
+    shown, year = context.values
+    data = rows(continent or shown, year)
+    values = data[COLUMNS[column]]
+    return {
+        "rows": f"{continent or shown}, {year}",
+        "count": int(values.count()),
+        "mean": round(float(values.mean()), 1),
+        "median": round(float(values.median()), 1),
+        "lowest": _extreme(data, COLUMNS[column], "idxmin"),
+        "highest": _extreme(data, COLUMNS[column], "idxmax"),
+    }
+
+
 @assistant.answer
 async def answer(messages: Sequence[hybrid.Message], continent: str, year: int) -> AsyncIterator[object]:
-    """Move the filters when asked, then answer from a summary of the rows on screen."""
-    question = messages[-1].content
-    wanted_continent, wanted_year = requested_view(question)
-    if wanted_continent or wanted_year:
-        continent, year = wanted_continent or continent, wanted_year or year
-        yield hybrid.SetProps("continent", {"value": continent})
-        yield hybrid.SetProps("year", {"value": year})
+    """Answer from a summary of the rows on screen, with the tools above (the same loop as without an
+    answer function, with a system prompt of our own)."""
     facts = summary(continent, year)
     yield hybrid.Reasoning(f"Reading the data on screen.\n\n{facts}")
     system = (
-        "You are a data analyst beside a dashboard of the Gapminder data. Answer from these facts only, "
-        "briefly, and say when they do not tell:\n" + facts
+        "You are a data analyst beside a dashboard of the Gapminder data. Use the tools to change the view "
+        "or to compute from the data. Answer from these facts and the tools' results only, briefly, and say "
+        "when they do not tell:\n" + facts
     )
     async for part in assistant.model(messages, system=system):
         yield part
-
-
-def requested_view(question: str) -> tuple[str | None, int | None]:
-    """The continent and year a question asks to see ("show Asia in 1977"), where it names them."""
-    lowered = question.lower()
-    continent = next((name for name in CONTINENTS if name.lower() in lowered), None)
-    if re.search(r"\b(all|every) (the )?continents\b|\bthe world\b", lowered):
-        continent = ALL
-    years = [int(y) for y in re.findall(r"\b(19[5-9]\d|200\d)\b", question)]
-    year = min(YEARS, key=lambda known: abs(known - years[0])) if years else None
-    return continent, year
 
 
 app.layout = html.Div(

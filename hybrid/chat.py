@@ -19,6 +19,7 @@ The answer's text deltas are plain messages; named events carry what the chat's 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -32,11 +33,12 @@ from hybrid import logs
 from hybrid.errors import ApiError, StreamError
 from hybrid.hooks import StreamHooks
 from hybrid.identity import user_of
-from hybrid.parts import Part, Reasoning, to_item
+from hybrid.parts import Part, to_item
 from hybrid.providers.base import ChatRequest, Completion, Message, Provider, Usage
 from hybrid.sse import Event
 from hybrid.streaming import Item, notice
 from hybrid.tickets import TicketSigner
+from hybrid.tools import Toolbox, ToolContext, answer_with_tools
 
 CHAT_STREAM_PATH = "/api/stream"
 """Where an app serves its chat stream, relative to where it is mounted."""
@@ -95,14 +97,17 @@ class ChatAnswer(Protocol):
 
 @dataclass(slots=True)
 class _Turn:
-    """What the provider reported while one chat answer streamed: the model asked, and the completion."""
+    """One chat answer streaming: its context values (for its tools), and what the provider reported
+    (the model asked, and the completion)."""
 
+    context: tuple[Any, ...] = ()
     model: str | None = None
     announced: bool = False
     completion: Completion | None = None
 
     def completed(self, completion: Completion) -> None:
-        """Record `completion`; an answer that asked the model twice reports the tokens of both."""
+        """Record `completion`; an answer that asked the model more than once (rounds of tool calls, or
+        several `chat.model` calls) reports the tokens of all."""
         earlier = self.completion
         if earlier is not None and earlier.usage and completion.usage:
             usage = Usage(
@@ -259,12 +264,14 @@ class ChatStream:
         system: str | None = None,
         model: str | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[str | Reasoning]:
+        tools: Toolbox | None = None,
+    ) -> AsyncIterator[Part]:
         """The provider's answer to `messages` (with `system` first), for a chat's answer function.
 
         `model` must be one of the server's models (by default its first) and `temperature` from 0 to 2,
-        else `StreamError`. The completion goes to the chat answer streaming in this task (its footer and
-        the metrics).
+        else `StreamError`. With `tools`, it is the tool loop (`answer_with_tools`), the tools seeing the
+        context values of the chat answer streaming in this task. Each completion goes to that answer
+        (its footer) and to the metrics.
         """
         body: dict[str, Any] = {
             "messages": [_plain_message(message) for message in messages],
@@ -283,22 +290,30 @@ class ChatStream:
                 max_tokens=request.max_tokens,
                 request_id=request.request_id,
             )
-        return self._model_parts(request)
+        return self._model_parts(request, tools)
 
-    async def _model_parts(self, request: ChatRequest) -> AsyncIterator[str | Reasoning]:
+    async def _model_parts(self, request: ChatRequest, tools: Toolbox | None) -> AsyncIterator[Part]:
         turn = _turn.get()
         if turn is not None:
             turn.model = request.model
-        reply = self.provider.reply(request)
-        try:
-            async for part in reply:
-                yield part
-        finally:
-            await reply.aclose()
-        if reply.completion is not None:
-            self.hooks.completed(reply.completion)
+
+        def completed(completion: Completion) -> None:
+            self.hooks.completed(completion)
             if turn is not None:
-                turn.completed(reply.completion)
+                turn.completed(completion)
+
+        if tools:
+            context = ToolContext(values=turn.context if turn is not None else ())
+            parts = answer_with_tools(self.provider, request, tools, context, on_completion=completed)
+            async with contextlib.aclosing(parts):
+                async for part in parts:
+                    yield part
+            return
+        async with contextlib.aclosing(self.provider.reply(request)) as reply:
+            async for delta in reply:
+                yield delta
+        if reply.completion is not None:
+            completed(reply.completion)
 
     async def _answer(self, request: ChatRequest) -> AsyncIterator[Item]:
         yield Event("meta", {"model": request.model})
@@ -319,7 +334,7 @@ class ChatStream:
         self, chat: ChatAnswer, messages: list[Message], context: list[Any]
     ) -> AsyncIterator[Item]:
         """A chat's answer: its parts as items, `meta` once it asks the model, `completion` at the end."""
-        turn = _Turn()
+        turn = _Turn(context=tuple(context))
         _turn.set(turn)  # this task streams this one answer: nothing to restore afterwards
         parts = chat.parts(messages, context)
         try:

@@ -93,7 +93,7 @@ class Tool:
         doc = inspect.getdoc(function) or ""
         return cls(
             name=name or function.__name__,
-            description=doc.split("\n\n")[0].strip(),
+            description=" ".join(doc.split("\n\n")[0].split()),  # one line, as the docstring wraps it
             function=function,
             timeout=timeout,
             context_parameter=context_parameter,
@@ -282,7 +282,9 @@ def _arguments_of(function: Callable[..., Any], context_parameter: str | None) -
     """A validator of `function`'s arguments (its `ToolContext` left out) that returns them as keywords."""
     signature = inspect.signature(function)
     shown = [parameter for parameter in signature.parameters.values() if parameter.name != context_parameter]
-    hints = {name: hint for name, hint in get_type_hints(function).items() if name != context_parameter}
+    # With their extras: `Annotated[int, Field(ge=1)]` keeps its bounds in the schema and the validation.
+    hints = get_type_hints(function, include_extras=True)
+    hints = {name: hint for name, hint in hints.items() if name != context_parameter}
 
     def arguments(**kwargs: Any) -> dict[str, Any]:
         return kwargs

@@ -76,15 +76,16 @@ def shoot(browser: Browser, url: str, name: str, scheme: str, viewport: dict[str
 
 
 def shoot_example(browser: Browser, url: str) -> Path:
-    """The dashboard of `examples/chat_with_your_data.py` after the assistant was asked to change it."""
+    """The dashboard of `examples/chat_with_your_data.py` after the assistant called its tools on it."""
     context = browser.new_context(color_scheme="light", viewport={"width": 1400, "height": 820})
     page = context.new_page()
     page.goto(url + "/")
     page.wait_for_selector("#assistant .empty-state")
-    page.fill("#assistant .chat-prompt", "Show Asia in 1977")
+    page.fill("#assistant .chat-prompt", "Show only Europe and tell me the top three products")
     page.press("#assistant .chat-prompt", "Enter")
     page.wait_for_selector("#assistant .assistant-message[data-status=done]", timeout=30_000)
-    page.locator("#assistant .reasoning summary").click()
+    page.locator("#assistant .tool-call summary").last.click()  # unfold a card: its arguments and result
+    page.locator("#assistant .chat-conversation").evaluate("view => { view.scrollTop = 0; }")
     page.wait_for_timeout(500)  # the figure's transition
     path = DOCS / "chat-with-your-data.png"
     page.screenshot(path=str(path))

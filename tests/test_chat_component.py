@@ -17,7 +17,7 @@ from tests.apps.chat_component import THOUGHTS
 from tests.conftest import TEST_SECRET, Server, start_server
 from tests.sse_client import answer as sse_answer
 from tests.sse_client import parse
-from tests.test_ui import WATCH_CSP
+from tests.watched import watched
 
 MAX_CONTEXT_CHARS = 2_000
 
@@ -36,16 +36,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def page(page: Page, app: Server) -> Iterator[Page]:
     """The app's page, loaded, failing the test on any page error or anything its CSP had to block."""
-    errors: list[Exception] = []
-    page.on("pageerror", lambda error: errors.append(error))
-    page.add_init_script(WATCH_CSP)
-    page.goto(app.url + "/")
-    for chat in ("left", "right", "scratch"):
-        expect(page.locator(f"#{chat} .empty-state")).to_be_visible()
-    yield page
-    page.wait_for_timeout(50)
-    assert not errors, f"the page threw: {errors}"
-    assert page.evaluate("window.cspViolations") == [], "the page's policy blocked something"
+    with watched(page):
+        page.goto(app.url + "/")
+        for chat in ("left", "right", "scratch"):
+            expect(page.locator(f"#{chat} .empty-state")).to_be_visible()
+        yield page
 
 
 def chat(page: Page, name: str) -> Locator:

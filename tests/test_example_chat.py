@@ -4,11 +4,23 @@ server (the simulator), in Chromium.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, get_args
 
 from playwright.sync_api import Page, expect
 
-from examples.chat_with_your_data import ALL, requested_view, summary
+import hybrid
+from examples.chat_with_your_data import (
+    ALL,
+    CONTINENTS,
+    Continent,
+    assistant,
+    describe_column,
+    show_year,
+    summary,
+    top_products,
+)
+from hybrid.tools import ToolContext
 from tests.conftest import Server
 from tests.test_ui import WATCH_CSP
 
@@ -35,45 +47,99 @@ def thinking(answer: Any) -> str:
     return answer.locator(".reasoning-body").inner_text()
 
 
-def test_the_assistant_moves_the_filters_and_the_figure_when_asked_and_reads_the_filtered_data(
+def cards(answer: Any) -> list[tuple[str, str]]:
+    """Each tool card's name and status."""
+    return answer.locator(".tool-call").evaluate_all(
+        "nodes => nodes.map(n => [n.querySelector('.tool-name').textContent, n.dataset.status])"
+    )
+
+
+def test_asked_to_show_only_europe_and_the_top_three_products_the_assistant_calls_its_tools(
     serve, page: Page
 ) -> None:
     server = serve(APP)
     open_dashboard(page, server)
-    answer = ask(page, "Show Asia in 1977")
+    answer = ask(page, "Show only Europe and tell me the top three products")
 
-    expect(page.locator("#continent")).to_contain_text("Asia")
+    assert [tuple(card) for card in cards(answer)] == [("show_only", "done"), ("top_products", "done")]
+    expect(page.locator("#continent")).to_contain_text("Europe")
+    expect(page.locator("#figure .gtitle")).to_have_text("Europe, 2007")  # the figure's callback ran
+    text = answer.locator(".message-body").inner_text()
+    assert text.index("Germany") < text.index("United Kingdom") < text.index("France")  # from the data
+    assert "Italy" not in text
+    assert "Gapminder data for All continents, 2007" in thinking(answer)  # what was on screen when asked
+
+    later = ask(page, "Show only Asia in the year 1977")
+    assert [name for name, _ in cards(later)] == ["show_only", "show_year"]
     expect(page.locator("#year input")).to_have_value("1977")
-    expect(page.locator("#figure .gtitle")).to_have_text("Asia, 1977")  # the figure's callback ran
-    assert "Gapminder data for Asia, 1977: 33 countries." in thinking(answer)
-    assert "Here is a demo answer to **Show Asia in 1977**" not in answer.inner_text()  # rendered
-    assert "demo answer" in answer.locator(".message-body").inner_text()
+    expect(page.locator("#figure .gtitle")).to_have_text("Asia, 1977")
 
     page.locator("#year input").fill("1952")  # the user moves the filter; the next question sees it
     page.locator("#year input").press("Tab")
     expect(page.locator("#figure .gtitle")).to_have_text("Asia, 1952")
-    later = ask(page, "Which country lives longest here?")
-    facts = thinking(later)
-    assert "Gapminder data for Asia, 1952" in facts and "highest Israel (65.4)" in facts
+    described = ask(page, "Describe the life expectancy column")
+    output = described.locator(".tool-call .tool-output").text_content() or ""
+    assert json.loads(output)["highest"] == "Israel (65.4)"
+    assert "highest Israel (65.4)" in thinking(described)
     assert page.evaluate("window.cspViolations") == []
 
 
-def test_the_example_answers_from_an_openai_compatible_model(serve, page: Page, simulator: Any) -> None:
+SIM_CALLS = {"show_only": {"continent": "Europe"}, "top_products": {"n": 3, "continent": "Europe"}}
+
+
+def test_the_example_calls_its_tools_through_an_openai_compatible_model(
+    serve, page: Page, simulator: Any
+) -> None:
+    model = "sim+tools=show_only,top_products+tool_args=" + json.dumps(SIM_CALLS, separators=(",", ":"))
     server = serve(
         APP,
-        env={"OPENAI_BASE_URL": simulator.openai_base_url, "OPENAI_API_KEY": "sim", "HYBRID_MODEL": "sim"},
+        env={"OPENAI_BASE_URL": simulator.openai_base_url, "OPENAI_API_KEY": "sim", "HYBRID_MODEL": model},
     )
     open_dashboard(page, server)
-    answer = ask(page, "Compare the continents")
-    assert answer.locator(".message-footer").inner_text().startswith("sim · TTFT ")
-    assert simulator.requests("sim")[-1]["closed"] is not None
+    answer = ask(page, "Show only Europe and tell me the top three products")
+    assert [tuple(card) for card in cards(answer)] == [("show_only", "done"), ("top_products", "done")]
+    expect(page.locator("#figure .gtitle")).to_have_text("Europe, 2007")
+    assert answer.locator(".message-body").inner_text().startswith("Streaming keeps a chat responsive")
+    assert answer.locator(".message-footer").inner_text().startswith("sim+tools=")
+    asked, answered = simulator.requests(model)[-2:]
+    assert asked["tools_offered"] == ["show_only", "show_year", "top_products", "describe_column"]
+    results = [
+        json.loads(r["content"]) if r["content"].startswith("[") else r["content"]
+        for r in answered["tool_results_received"]
+    ]
+    assert results[0] == "The dashboard shows Europe, 2007: 30 countries."
+    assert [row["country"] for row in results[1]] == ["Germany", "United Kingdom", "France"]
+    assert answered["closed"] is not None
 
 
-def test_a_question_names_the_view_it_wants_or_none() -> None:
-    assert requested_view("Show Asia in 1977") == ("Asia", 1977)
-    assert requested_view("what about 1980?") == (None, 1982)  # the nearest year in the data
-    assert requested_view("Compare all continents") == (ALL, None)
-    assert requested_view("Which country lives longest?") == (None, None)
+def test_the_tools_answer_from_the_data_on_screen_or_the_continent_asked_for() -> None:
+    assert get_args(Continent) == (ALL, *CONTINENTS)  # the model is offered what the filter can show
+    on_screen = ToolContext(values=("Asia", 2007))
+    assert [row["country"] for row in top_products(2, on_screen)] == ["China", "Japan"]
+    assert top_products(1, on_screen, continent="Europe") == [
+        {"country": "Germany", "GDP (billion USD)": 2651}
+    ]
+    described = describe_column("population", on_screen)
+    assert (described["rows"], described["count"], described["highest"]) == (
+        "Asia, 2007",
+        33,
+        "China (1,318,683,096.0)",
+    )
+    moved = ToolContext(values=(ALL, 2007))
+    assert show_year(1980, moved) == "The dashboard shows 1982, the nearest year to 1980."
+    assert moved.changes == [hybrid.SetProps("year", {"value": 1982})]
+
+
+def test_top_products_is_described_to_the_model_by_its_docstring_and_bounds() -> None:
+    spec = assistant.toolbox.tools["top_products"].spec()["function"]
+    assert "largest gross domestic product (GDP per capita times population)" in spec["description"]
+    assert spec["parameters"]["properties"]["n"] == {
+        "maximum": 20,
+        "minimum": 1,
+        "title": "N",
+        "type": "integer",
+    }
+    assert spec["parameters"]["required"] == ["n"]  # context is hidden, continent has a default
 
 
 def test_the_model_gets_a_compact_summary_of_the_rows_on_screen() -> None:

@@ -13,13 +13,14 @@ import asyncio
 import inspect
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from dash import State, dcc, html
 from plotly.io.json import to_json_plotly
 
 from hybrid.parts import Part, Reasoning, SetProps
 from hybrid.providers.base import Message
+from hybrid.tools import DEFAULT_TIMEOUT, Tool, Toolbox
 
 if TYPE_CHECKING:
     from hybrid.chat import ChatStream
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 AnswerFunc = Callable[..., Any]
 """`answer(messages, *context)`: an async generator of parts (or a generator, or a function or coroutine
 function returning a string or a list of parts)."""
+ToolFunc = TypeVar("ToolFunc", bound=Callable[..., Any])
 
 THEMES = ("auto", "light", "dark")
 CONTROLS = frozenset({"prompt", "send", "stop"})
@@ -38,7 +40,8 @@ class Chat(html.Div):
     `id` is the DOM id of its outer element (and names its browser history). `context` are `State`s
     of other components: their values when the user sends reach the answer function after the
     conversation, through the callback that signs the ticket. Decorate the answer function with
-    `@chat.answer`; without one the Chat answers from the server's provider.
+    `@chat.answer`; without one the Chat answers from the server's provider. Functions decorated with
+    `@chat.tool` are tools the model may call, in either case (`chat.model` offers them).
 
     `history` keeps the conversation in the browser's localStorage (per Chat id). `examples` are prompts
     offered while the conversation is empty; `placeholder` is the composer's; `new_chat` adds a New chat
@@ -73,6 +76,8 @@ class Chat(html.Div):
             raise ValueError(f"control_ids may name {', '.join(sorted(CONTROLS))}")
         self.context = tuple(context)
         self.answer_func: AnswerFunc | None = None
+        self.toolbox = Toolbox()
+        """The tools `@chat.tool` registered, by name."""
         self.stream: ChatStream | None = None
         """The app's chat stream, once `create_app` attached this Chat to it."""
         self.store_ids = {name: f"{id}--{name}" for name in ("config", "ticket-request", "ticket")}
@@ -122,6 +127,36 @@ class Chat(html.Div):
         self.answer_func = func
         return func
 
+    @overload
+    def tool(self, function: ToolFunc, /) -> ToolFunc: ...
+
+    @overload
+    def tool(
+        self, *, name: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> Callable[[ToolFunc], ToolFunc]: ...
+
+    def tool(
+        self,
+        function: ToolFunc | None = None,
+        /,
+        *,
+        name: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> ToolFunc | Callable[[ToolFunc], ToolFunc]:
+        """Decorator (`@chat.tool`, or `@chat.tool(name=..., timeout=...)`): a function the model may call.
+
+        Sync or async; its JSON schema comes from the signature and type hints, its description from the
+        docstring (see `hybrid.tools.Tool.from_function`). What it returns is what the model sees; a
+        parameter annotated `hybrid.tools.ToolContext` gets this Chat's context values as the user sent
+        them, and `context.set_props(id, props)` changes the page. The function is returned unchanged.
+        """
+
+        def register(func: ToolFunc) -> ToolFunc:
+            self.toolbox.add(Tool.from_function(func, name=name, timeout=timeout))
+            return func
+
+        return register if function is None else register(function)
+
     def model(
         self,
         messages: Iterable[Message | Mapping[str, str]],
@@ -129,14 +164,23 @@ class Chat(html.Div):
         system: str | None = None,
         model: str | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[str | Reasoning]:
+        tools: bool = True,
+    ) -> AsyncIterator[Part]:
         """Stream the server's provider's answer to `messages`, from inside an answer function.
 
         `system` is a system prompt put first; `model` one of the server's models (by default its first);
-        `temperature` from 0 to 2. It yields text and `hybrid.Reasoning` (a reasoning model's thinking);
-        its token usage reaches the answer's footer and the metrics.
+        `temperature` from 0 to 2. It yields text and `hybrid.Reasoning` (a reasoning model's thinking).
+        When this Chat has tools (and `tools` is true), it runs the tool loop: the model may call them,
+        and the calls, their results and the page changes they ask for are parts too. Its token usage (of
+        every round) reaches the answer's footer and the metrics.
         """
-        return self._attached().model_parts(messages, system=system, model=model, temperature=temperature)
+        return self._attached().model_parts(
+            messages,
+            system=system,
+            model=model,
+            temperature=temperature,
+            tools=self.toolbox if tools else None,
+        )
 
     def parts(self, messages: Sequence[Message], context: Sequence[Any]) -> AsyncIterator[Part]:
         """The parts of one answer: the answer function's, or the provider's without one."""

@@ -3,7 +3,12 @@
  * Dash renders the Chat's skeleton (conversation section, composer, stores) and starts a controller
  * through the clientside function `hybridChat.init` (see `wiring.py`); the controller renders the
  * conversation itself, so a streaming answer never goes through Dash's store or a server round trip.
- * A turn renders the conversation once; each delta only updates the streaming message (`markdown.js`).
+ * A turn renders the conversation once; each delta only updates the streaming message: its blocks
+ * (thinking, text, tool calls; `blocks.js`), the growing text block by block (`markdown.js`).
+ * One answer runs from `startAnswer` (the ticket, then the stream) to `finishAnswer` (called once, with
+ * how it ended); in between, `onText` and `onEvent` apply each message of the stream to the turn: the
+ * answer's own events to its `AnswerView`, which builds the message's blocks and their DOM as one fold
+ * of the events, the rest (model, usage, errors, page changes) to the message and the page.
  * Nothing lives in this script's scope but functions: every Chat on a page is its own, and the
  * controller of a Chat element is `element.hybridChat`. Pages talk to it through its methods
  * (`newChat`, `open`, `remove`, `conversations`) and the `hybrid-chat:change` event it dispatches. */
@@ -17,12 +22,7 @@
   const TICKET_TIMEOUT_MS = 15000;
   const CHANGE = "hybrid-chat:change";
 
-  function element(tag, attributes, text) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  const element = (...args) => hybrid.dom.element(...args);
 
   /** A button for one of the `ACTIONS` (below); the action's name is also its class, for styling. */
   function button(action, text, label) {
@@ -56,10 +56,6 @@
     if (message.tokens) parts.push(`${message.counted ? "~" : ""}${message.tokens} tokens`);
     if (message.tokens && message.seconds > 0) parts.push(`${(message.tokens / message.seconds).toFixed(1)} tokens/s`);
     return parts.join(" · ");
-  }
-
-  function thoughtFor(ms) {
-    return `Thought for ${ms < 10000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
   }
 
   const articleOf = (target) => target.closest(".message");
@@ -159,33 +155,18 @@
       return box;
     }
 
+    /** A message's article: a question's text, or an answer's blocks (`.message-blocks`, see `blocks.js`). */
     messageElement(message) {
       const article = element("article", { class: `message ${message.role}-message` });
-      const body = element("div", { class: "message-body" });
       if (message.role === "user") {
-        body.textContent = message.content;
+        article.append(element("div", { class: "message-body" }, message.content));
       } else {
-        body.classList.add("markdown");
-        body.innerHTML = hybrid.markdown.render(message.content);
-        if (message.reasoning) {
-          const { details, content } = this.reasoningElement(false, thoughtFor(message.reasoningMs || 0));
-          content.innerHTML = hybrid.markdown.render(message.reasoning);
-          article.append(details);
-        }
+        const blocks = element("div", { class: "message-blocks" });
+        hybrid.blocks.render(blocks, message);
+        article.append(blocks);
       }
-      article.append(body);
       this.decorate(article, message);
       return article;
-    }
-
-    /** The foldable "Thinking" section of an answer: open while the model thinks, folded after. */
-    reasoningElement(open, summary) {
-      const details = element("details", { class: "reasoning" });
-      details.open = open;
-      details.append(element("summary", {}, summary));
-      const content = element("div", { class: "reasoning-body markdown" });
-      details.append(content);
-      return { details, content };
     }
 
     /** (Re)build everything around a message's text: status, error, notice, footer and actions. */
@@ -286,19 +267,17 @@
     }
 
     startAnswer(conversation) {
-      const message = { role: "assistant", content: "", status: "streaming" };
+      const message = { role: "assistant", content: "", blocks: [], status: "streaming" };
       conversation.messages.push(message);
       this.changed(conversation);
       const article = this.messageElement(message);
       this.view.append(article);
-      const body = article.querySelector(".message-body");
-      body.setAttribute("aria-live", "polite");
-      body.setAttribute("aria-busy", "true"); // announced once, when it ends
-      const view = new hybrid.markdown.StreamView(body);
-      view.onRender = () => this.follow();
+      const blocks = article.querySelector(".message-blocks");
+      blocks.setAttribute("aria-live", "polite");
+      blocks.setAttribute("aria-busy", "true"); // announced once, when it ends
       const turn = {
-        conversation, message, article, view, deltas: 0, startedAt: performance.now(), firstAt: 0, after: null,
-        thinking: null, // the reasoning section while the model thinks: {details, view, startedAt}
+        conversation, message, article, deltas: 0, startedAt: performance.now(), firstAt: 0, after: null,
+        answer: new hybrid.blocks.AnswerView(blocks, message, () => this.follow()), // the answer's blocks
       };
       const request = this.requestBody(conversation);
       turn.stream = hybrid.openStream((signal) => this.authorize(request, signal), {
@@ -311,23 +290,25 @@
       this.follow();
     }
 
+    /** The stream's text: the answer's, or (after `completion`) a notice; after an error the server
+     * repeats it as text, which the error box shows already. */
     onText(turn, delta) {
       const { message } = turn;
       if (turn.after === "completion") message.notice = (message.notice || "") + delta;
-      if (turn.after) return; // after an error the server repeats it as text: the error box shows it
-      if (!turn.firstAt) {
-        turn.firstAt = performance.now();
-        this.foldReasoning(turn);
-      }
+      if (turn.after) return;
+      if (!turn.firstAt) turn.firstAt = performance.now();
       turn.deltas += 1;
-      message.content += delta;
-      turn.view.update(message.content);
+      turn.answer.text(delta);
     }
 
+    /** The stream's named events: the answer's blocks (thinking, tool calls) go to its `AnswerView`. */
     onEvent(turn, name, data) {
       const { message } = turn;
-      if (name === "reasoning") this.onReasoning(turn, typeof data === "string" ? data : "");
-      else if (name === "set_props" && data && data.id != null && data.props) setProps(data.id, data.props);
+      if (hybrid.blocks.EVENTS.has(name)) {
+        if (turn.after) return;
+        if (!turn.firstAt && name !== "reasoning") turn.firstAt = performance.now(); // a tool call is output too
+        turn.answer.event(name, data);
+      } else if (name === "set_props" && data && data.id != null && data.props) setProps(data.id, data.props);
       else if (name === "meta" && data.model) message.model = data.model;
       else if (name === "completion") {
         turn.after = "completion";
@@ -339,35 +320,8 @@
       }
     }
 
-    onReasoning(turn, delta) {
-      const { message } = turn;
-      if (!delta || turn.after) return;
-      if (!turn.thinking) {
-        if (turn.firstAt) return; // the answer has started: late thinking is not shown inside it
-        const { details, content } = this.reasoningElement(true, "Thinking…");
-        turn.article.insertBefore(details, turn.article.querySelector(".message-body"));
-        const view = new hybrid.markdown.StreamView(content);
-        view.onRender = () => this.follow();
-        turn.thinking = { details, view, startedAt: performance.now(), folded: false };
-        message.reasoning = "";
-      }
-      message.reasoning += delta;
-      turn.thinking.view.update(message.reasoning);
-    }
-
-    /** The answer started (or ended): fold the thinking, and say how long it took. */
-    foldReasoning(turn) {
-      const thinking = turn.thinking;
-      if (!thinking || thinking.folded) return;
-      thinking.folded = true;
-      thinking.view.finish(turn.message.reasoning);
-      turn.message.reasoningMs = Math.round(performance.now() - thinking.startedAt);
-      thinking.details.open = false;
-      thinking.details.querySelector("summary").textContent = thoughtFor(turn.message.reasoningMs);
-    }
-
     finishAnswer(turn, outcome) {
-      const { message, view, article } = turn;
+      const { message, article } = turn;
       this.turn = null;
       const now = performance.now();
       if (outcome.stopped) message.status = "stopped";
@@ -383,10 +337,9 @@
       message.tokens = usage || turn.deltas;
       message.counted = !usage;
       delete message.usage;
-      this.foldReasoning(turn);
-      view.finish(message.content);
-      this.lastRender = { renderMs: view.renderMs, longestMs: view.longestMs, frames: view.frames };
-      article.querySelector(".message-body").setAttribute("aria-busy", "false");
+      turn.answer.end(Boolean(outcome.stopped));
+      this.lastRender = turn.answer.renderCost();
+      article.querySelector(".message-blocks").setAttribute("aria-busy", "false");
       this.decorate(article, message);
       this.changed(turn.conversation);
       this.setStreaming(false);

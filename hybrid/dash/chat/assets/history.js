@@ -1,8 +1,9 @@
 /* Conversations kept in this browser's localStorage, one entry per Chat (its id names it), so they survive
  * reloads; nothing is stored on the server. A Chat with history off keeps them in memory only. State is
  * `{conversations, current}`; a conversation is `{id, title, updated, messages}`; a message is
- * `{role, content, ...}` with, for answers, `status` ("streaming", "done", "stopped", "error"), `error`,
- * `notice`, `reasoning` and footer stats. */
+ * `{role, content, ...}` with, for answers, `blocks` (thinking, text and tool calls in order, see
+ * `blocks.js`; older answers' `content` and `reasoning` become blocks as they load), `status` ("streaming",
+ * "done", "stopped", "error"), `error`, `notice` and footer stats. */
 (function () {
   "use strict";
   const hybrid = (window.hybridChat = window.hybridChat || {});
@@ -21,10 +22,17 @@
     if (!state || !Array.isArray(state.conversations)) state = { conversations: [], current: null };
     for (const conversation of state.conversations) {
       for (const message of conversation.messages) {
+        if (message.role !== "assistant") continue;
+        if (!Array.isArray(message.blocks)) {
+          message.blocks = hybrid.blocks.legacyBlocks(message);
+          delete message.reasoning;
+          delete message.reasoningMs;
+        }
         // The page closed while this answer streamed: it did not finish.
         if (message.status === "streaming") {
           message.status = "error";
           message.error = "the page was closed before the answer finished";
+          hybrid.blocks.interrupted(message);
         }
       }
     }
