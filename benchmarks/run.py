@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import page_load, report, scenarios
+from benchmarks import page_load, render_budget, report, scenarios
 from benchmarks.accounting import Tally
 from benchmarks.contenders import CONTENDERS, LOADGEN_CPU, SPAWNED, Contender, Server
 from benchmarks.scenarios import Metrics, Sizes
@@ -43,6 +43,7 @@ PLAN: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "S8": (scenarios.s8_disconnect_storm, _STREAMERS),
     "S9": (scenarios.s9_proxy_capacity, _PROXIES),
     "S10": (page_load.s10_page_load, ("hybrid-local",)),
+    "S11": (render_budget.s11_render_budget, ("hybrid-local",)),
 }
 SWEEPS = {"S2": scenarios.s2_capacity, "S9": scenarios.s9_proxy_capacity}
 """Capacity searches: each round starts from the previous round's answer."""

@@ -52,6 +52,7 @@ class Sizes:
     s8_streams: int = 500
     s9_max: int = 1600
     s10_visits: int = 3
+    s11_rounds: int = 3
 
 
 QUICK = Sizes()
@@ -69,6 +70,7 @@ FULL = Sizes(
     s8_streams=1000,
     s9_max=3200,
     s10_visits=5,
+    s11_rounds=5,
 )
 
 

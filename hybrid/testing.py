@@ -54,3 +54,23 @@ def chat_ticket(body: dict[str, Any], secret_key: str, *, user: str | None = Non
     from hybrid.tickets import TicketSigner
 
     return {"ticket": TicketSigner(secret_key).issue(body, user=user)}
+
+
+def long_markdown_answer(count: int = 4000) -> list[str]:
+    """About `count` tokens of mixed markdown, as a model streams them: paragraphs, lists, a table and
+    fenced code, repeated (what the render budget of the chat is measured on)."""
+    from hybrid.providers.demo import tokens
+
+    section = (
+        "## Section {n}\n\nThis paragraph explains part {n} of the answer with **bold**, *emphasis* and "
+        "`inline code`, and it runs for a while so that the block grows over many tokens before it ends.\n\n"
+        "- first point of section {n}\n- second point with a [link](https://example.com/{n})\n"
+        "- third point\n\n| key | value |\n|---|---|\n| n | {n} |\n| square | {sq} |\n\n"
+        "```python\ndef section_{n}(x: int) -> int:\n    # a comment\n    return x * {n}\n```\n\n"
+    )
+    out: list[str] = []
+    n = 0
+    while len(out) < count:
+        n += 1
+        out += tokens(section.format(n=n, sq=n * n))
+    return out[:count]

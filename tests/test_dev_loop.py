@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Server
-from tests.test_ui import WATCH_CSP
+from tests.watched import WATCH_CSP
 
 RELOADING_APP = """
 import hybrid

@@ -22,7 +22,7 @@ from examples.chat_with_your_data import (
 )
 from hybrid.tools import ToolContext
 from tests.conftest import Server
-from tests.test_ui import WATCH_CSP
+from tests.watched import WATCH_CSP
 
 APP = "examples.chat_with_your_data:server"
 

@@ -12,7 +12,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ROOT, Server
-from tests.test_ui import WATCH_CSP
+from tests.watched import WATCH_CSP
 
 DONE_TEXT = "the answer ends here."
 

@@ -20,7 +20,7 @@ from hybrid.simulator.scenario import thinking_tokens
 from tests.conftest import run_async
 from tests.simulator_fixture import SimulatorProcess
 from tests.test_providers import provider
-from tests.test_ui import WATCH_CSP
+from tests.watched import WATCH_CSP
 
 
 def chunk(**delta: Any) -> bytes:

@@ -17,15 +17,9 @@ from playwright.sync_api import Page, Route, expect
 
 from hybrid.chat import PRESETS
 from tests.conftest import Server, signed, start_server
+from tests.watched import watched
 
 DONE_TEXT = "the answer ends here."  # the demo answer's last words
-WATCH_CSP = """
-window.cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sample}`);
-});
-"""
-"""Records what the page's Content-Security-Policy blocks (an init script: CSP does not apply to it)."""
 SIGNING = "**/_dash-update-component?*"  # the ticket callback's requests (Dash adds an `endId` query)
 
 
@@ -40,14 +34,8 @@ def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def page(page: Page) -> Iterator[Page]:
     """The conftest page, failing the test on any uncaught error in the page's scripts, and on anything
     the page's strict Content-Security-Policy had to block (every test runs a whole chat under it)."""
-    errors: list[Exception] = []
-    page.on("pageerror", lambda error: errors.append(error))
-    page.add_init_script(WATCH_CSP)
-    yield page
-    page.wait_for_timeout(50)  # events are delivered during Playwright calls: let late ones arrive
-    assert not errors, f"the page threw: {errors}"
-    if page.url.startswith("http"):
-        assert page.evaluate("window.cspViolations") == [], "the page's policy blocked something"
+    with watched(page):
+        yield page
 
 
 def open_chat(page: Page, server: Server) -> None:

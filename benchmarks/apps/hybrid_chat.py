@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 import hybrid
-from benchmarks import chat, tokens
+from benchmarks import chat, render_budget, tokens
 from hybrid.providers import ChatRequest, Completion, Reply, Usage
+from hybrid.testing import long_markdown_answer
 
 
 class LocalProvider:
-    """The simulator's answer at the simulator's pace, from this process (no upstream)."""
+    """The simulator's answer at the simulator's pace, from this process (no upstream); S11's question
+    gets the render budget's long markdown answer instead."""
 
     name = "local"
 
@@ -22,9 +24,12 @@ class LocalProvider:
         return Reply(self._generate(request))
 
     async def _generate(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
-        async for delta in tokens.atokens(tokens.Plan(n=len(chat.ANSWER), ms=chat.CADENCE_MS), chat.ANSWER):
+        answer, cadence = chat.ANSWER, chat.CADENCE_MS
+        if request.messages[-1].content == render_budget.QUESTION:  # S11: the render budget's long answer
+            answer, cadence = long_markdown_answer(), 2.0
+        async for delta in tokens.atokens(tokens.Plan(n=len(answer), ms=cadence), answer):
             yield delta
-        usage = Usage(prompt_tokens=len(request.messages), completion_tokens=len(chat.ANSWER))
+        usage = Usage(prompt_tokens=len(request.messages), completion_tokens=len(answer))
         yield Completion(model=request.model, finish_reason="stop", usage=usage)
 
     async def aclose(self) -> None:

@@ -19,7 +19,7 @@ from starlette.routing import Route
 import hybrid
 from hybrid import StreamError
 from hybrid.providers import ChatRequest, Completion, DemoProvider, Reply, Usage
-from hybrid.providers.demo import tokens
+from hybrid.testing import long_markdown_answer
 
 UNSAFE = [
     "Inert: ",
@@ -33,23 +33,6 @@ UNSAFE = [
     '<a href="javascript:window.__pwned=4">raw link</a>',
     " [safe](https://example.com/) end-of-unsafe",
 ]
-
-
-def long_answer(count: int = 4000) -> list[str]:
-    """About `count` tokens of mixed markdown: paragraphs, lists, a table and fenced code, repeated."""
-    section = (
-        "## Section {n}\n\nThis paragraph explains part {n} of the answer with **bold**, *emphasis* and "
-        "`inline code`, and it runs for a while so that the block grows over many tokens before it ends.\n\n"
-        "- first point of section {n}\n- second point with a [link](https://example.com/{n})\n"
-        "- third point\n\n| key | value |\n|---|---|\n| n | {n} |\n| square | {sq} |\n\n"
-        "```python\ndef section_{n}(x: int) -> int:\n    # a comment\n    return x * {n}\n```\n\n"
-    )
-    out: list[str] = []
-    n = 0
-    while len(out) < count:
-        n += 1
-        out += tokens(section.format(n=n, sq=n * n))
-    return out[:count]
 
 
 class ScriptedProvider:
@@ -69,7 +52,7 @@ class ScriptedProvider:
         if "unsafe" in prompt:
             answer, delay = UNSAFE, 0.01
         elif "long" in prompt:
-            answer, delay = long_answer(), 0.002
+            answer, delay = long_markdown_answer(), 0.002
         elif "slow" in prompt:
             answer, delay = None, 0.05
         elif "fail once" in prompt and prompt not in self.failed:

@@ -259,6 +259,7 @@
         renderMs: this.views.reduce((sum, view) => sum + view.renderMs, 0),
         longestMs: Math.max(0, ...this.views.map((view) => view.longestMs)),
         frames: this.views.reduce((sum, view) => sum + view.frames, 0),
+        parsedChars: this.views.reduce((sum, view) => sum + view.parsedChars, 0),
       };
     }
   }

@@ -102,9 +102,10 @@
       this.frame = 0;
       this.notBefore = 0;
       this.onRender = null; // called after each render, e.g. to keep the answer scrolled into view
-      this.renderMs = 0; // time spent rendering, and its longest piece: the render-cost test reads them
+      this.renderMs = 0; // time spent rendering, and its longest piece: the render budget reads them
       this.longestMs = 0;
       this.frames = 0;
+      this.parsedChars = 0; // characters parsed in all: linear in the answer's length, whatever the timing
     }
 
     update(text) {
@@ -132,6 +133,7 @@
     /** Render what has not been rendered yet; `final` also highlights the last block. */
     flush(final) {
       const source = this.text.slice(this.settledChars);
+      this.parsedChars += source.length;
       const env = {}; // link references found by the parse, for the renders of its tokens
       const tokens = md.parse(source, env);
       const starts = [];
