@@ -29,6 +29,8 @@ class Check:
 
     test: Callable[[Any], bool]
     must: str
+    canonical: Callable[[Any], Any] | None = None
+    """Applied to the value before the test, and kept: the rest of hybrid sees only canonical values."""
 
 
 AT_LEAST_ONE = Check(lambda value: value >= 1, "must be at least 1")
@@ -37,8 +39,9 @@ NOT_NEGATIVE = Check(lambda value: value >= 0, "must not be negative")
 
 
 def one_of(choices: Collection[str], *, shown: Collection[str] | None = None) -> Check:
-    """A value from `choices` (compared in lower case); the error lists `shown`, by default the choices."""
-    return Check(lambda value: value.lower() in choices, f"must be one of {', '.join(shown or choices)}")
+    """A value from `choices`, in any case (kept in lower case); the error lists `shown`, by default the
+    choices."""
+    return Check(lambda value: value in choices, f"must be one of {', '.join(shown or choices)}", str.lower)
 
 
 def _setting(env: str, default: Any, doc: str, *, check: Check | None = None, secret: bool = False) -> Any:
@@ -286,8 +289,13 @@ class Settings:
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
             check: Check | None = spec.metadata["check"]
+            if check is None:
+                continue
             value = getattr(self, spec.name)
-            if check is not None and not check.test(value):
+            if check.canonical is not None:
+                value = check.canonical(value)
+                object.__setattr__(self, spec.name, value)  # frozen: set once, while constructing
+            if not check.test(value):
                 raise SettingsError(f"{spec.metadata['env']} {check.must}, got {value!r}")
 
     @property

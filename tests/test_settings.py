@@ -36,11 +36,29 @@ def test_values_come_from_the_environment() -> None:
         ({"PORT": "eighty"}, "PORT must be an integer, got 'eighty'"),
         ({"HYBRID_WSGI_THREADS": "0"}, "HYBRID_WSGI_THREADS must be at least 1"),
         ({"HYBRID_KEEPALIVE_SECONDS": "-1"}, "HYBRID_KEEPALIVE_SECONDS must be positive"),
+        ({"HYBRID_PROVIDER": "gemini"}, "HYBRID_PROVIDER must be one of demo, openai, azure, got 'gemini'"),
+        ({"HYBRID_LOG_FORMAT": "xml"}, "HYBRID_LOG_FORMAT must be one of text, json, got 'xml'"),
     ],
 )
 def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "field", "value"),
+    [
+        ({"HYBRID_PROVIDER": "Demo"}, "provider", "demo"),
+        ({"HYBRID_LOG_FORMAT": "JSON"}, "log_format", "json"),
+        ({"HYBRID_LOG_LEVEL": "WARNING"}, "log_level", "warning"),
+    ],
+)
+def test_choices_are_accepted_in_any_case_and_kept_in_lower_case(
+    environ: dict[str, str], field: str, value: str
+) -> None:
+    # Code compares choices exactly: `JSON` accepted but kept as is would silently give text logs.
+    assert getattr(Settings.from_env(environ), field) == value
+    assert getattr(Settings(**{field: value.upper()}), field) == value
 
 
 def test_the_server_refuses_to_start_with_a_bad_value() -> None:
