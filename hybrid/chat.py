@@ -107,15 +107,15 @@ class _Turn:
 
     def completed(self, completion: Completion) -> None:
         """Record `completion`; an answer that asked the model more than once (rounds of tool calls, or
-        several `chat.model` calls) reports the tokens of all."""
-        earlier = self.completion
-        if earlier is not None and earlier.usage and completion.usage:
+        several `chat.model` calls) reports the tokens of all that reported theirs."""
+        earlier = self.completion.usage if self.completion is not None else None
+        usage = completion.usage
+        if earlier is not None and usage is not None:
             usage = Usage(
-                earlier.usage.prompt_tokens + completion.usage.prompt_tokens,
-                earlier.usage.completion_tokens + completion.usage.completion_tokens,
+                earlier.prompt_tokens + usage.prompt_tokens,
+                earlier.completion_tokens + usage.completion_tokens,
             )
-            completion = Completion(completion.model, completion.finish_reason, usage)
-        self.completion = completion
+        self.completion = Completion(completion.model, completion.finish_reason, usage or earlier)
 
 
 _turn: ContextVar[_Turn | None] = ContextVar("hybrid_chat_turn", default=None)
