@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import inspect
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +52,8 @@ MAX_RESULT_CHARS = 20_000
 """The most of a tool's result the model is sent; a longer one is cut, and says so."""
 MAX_ROUNDS = 5
 """Rounds of tool calls one answer may make before the loop stops it (a model calling tools forever)."""
+NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+"""What OpenAI accepts as a tool's name."""
 
 
 @dataclass(slots=True)
@@ -83,21 +87,35 @@ class Tool:
     context_parameter: str | None = None
     arguments: pydantic.TypeAdapter[dict[str, Any]] = field(repr=False, compare=False, kw_only=True)
     """Validates the model's arguments against the signature, and gives them as the function takes them."""
+    asynchronous: bool = field(default=False, kw_only=True)
+    """Awaited on the event loop; otherwise the function runs on one of the tool threads."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
+            raise ValueError(
+                f"a tool's name must be 1 to 64 letters, digits, _ or - (OpenAI refuses a request whose "
+                f"tools are named otherwise), got {self.name!r}: give it one with name=..."
+            )
 
     @classmethod
     def from_function(
         cls, function: Callable[..., Any], *, name: str | None = None, timeout: float = DEFAULT_TIMEOUT
     ) -> Tool:
-        """Describe `function` (sync or async) as a tool; the docstring's first paragraph describes it."""
-        context_parameter = _context_parameter(function)
-        doc = inspect.getdoc(function) or ""
+        """Describe `function` as a tool: a function (sync or async), a callable object or a
+        `functools.partial`. The docstring's first paragraph describes it (a callable object's
+        `__call__`'s, else its class's); the arguments a partial binds are not shown to the model.
+        """
+        described = _described(function)
+        context_parameter = _context_parameter(described)
+        doc = inspect.getdoc(described) or inspect.getdoc(function) or ""
         return cls(
-            name=name or function.__name__,
+            name=name if name is not None else _default_name(function),
             description=" ".join(doc.split("\n\n")[0].split()),  # one line, as the docstring wraps it
             function=function,
             timeout=timeout,
             context_parameter=context_parameter,
-            arguments=_arguments_of(function, context_parameter),
+            arguments=_arguments_of(function, described, context_parameter),
+            asynchronous=inspect.iscoroutinefunction(described),
         )
 
     @property
@@ -151,7 +169,7 @@ class Tool:
         deadline = asyncio.timeout(self.timeout)
         try:
             async with deadline:
-                if inspect.iscoroutinefunction(self.function):
+                if self.asynchronous:
                     return await self.function(**kwargs)
                 # A sync tool runs on a thread, so a slow one stalls no stream; past the timeout it is
                 # abandoned (a thread cannot be cancelled), and the answer goes on.
@@ -269,6 +287,29 @@ async def answer_with_tools(
         )
 
 
+def _unwrapped(function: Callable[..., Any]) -> tuple[Callable[..., Any], set[str]]:
+    """The callable inside any `functools.partial`s, and the arguments they give by name (fixed by the
+    app, so not the model's to give)."""
+    bound: set[str] = set()
+    while isinstance(function, functools.partial):
+        bound |= set(function.keywords)
+        function = function.func
+    return function, bound
+
+
+def _described(function: Callable[..., Any]) -> Callable[..., Any]:
+    """What describes `function` (hints, docstring, sync or async): the function a partial wraps, a
+    callable object's `__call__`."""
+    inner, _ = _unwrapped(function)
+    return inner if inspect.isroutine(inner) else type(inner).__call__
+
+
+def _default_name(function: Callable[..., Any]) -> str:
+    """A function's name, a partial's function's, or a callable object's class's."""
+    inner, _ = _unwrapped(function)
+    return getattr(inner, "__name__", None) or type(inner).__name__
+
+
 def _context_parameter(function: Callable[..., Any]) -> str | None:
     """The parameter annotated `ToolContext` (or `ToolContext | None`), if any."""
     hints = get_type_hints(function)
@@ -278,23 +319,41 @@ def _context_parameter(function: Callable[..., Any]) -> str | None:
     return names[0] if names else None
 
 
-def _arguments_of(function: Callable[..., Any], context_parameter: str | None) -> pydantic.TypeAdapter[Any]:
-    """A validator of `function`'s arguments (its `ToolContext` left out) that returns them as keywords."""
-    signature = inspect.signature(function)
-    shown = [parameter for parameter in signature.parameters.values() if parameter.name != context_parameter]
+def _arguments_of(
+    function: Callable[..., Any], described: Callable[..., Any], context_parameter: str | None
+) -> pydantic.TypeAdapter[Any]:
+    """A validator of `function`'s arguments (its `ToolContext` and a partial's bound keywords left out)
+    that returns them as keywords."""
+    hidden = {context_parameter, *_unwrapped(function)[1]}
+    shown = [p for p in inspect.signature(function).parameters.values() if p.name not in hidden]
+    for parameter in shown:
+        if parameter.kind in _UNNAMED:
+            taken = _UNNAMED[parameter.kind].format(parameter.name)
+            raise TypeError(
+                f"the tool {_default_name(function)} takes {taken}: the model sends named arguments only, "
+                "so each of a tool's parameters needs a name of its own"
+            )
     # With their extras: `Annotated[int, Field(ge=1)]` keeps its bounds in the schema and the validation.
-    hints = get_type_hints(function, include_extras=True)
-    hints = {name: hint for name, hint in hints.items() if name != context_parameter}
+    hints = get_type_hints(described, include_extras=True)
+    hints = {parameter.name: hints[parameter.name] for parameter in shown if parameter.name in hints}
 
     def arguments(**kwargs: Any) -> dict[str, Any]:
         return kwargs
 
-    arguments.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) for parameter in shown],
+    arguments.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) for parameter in shown],
         return_annotation=dict[str, Any],
     )
     arguments.__annotations__ = {**hints, "return": dict[str, Any]}
     return pydantic.TypeAdapter(arguments)
+
+
+_UNNAMED = {
+    inspect.Parameter.VAR_POSITIONAL: "*{}",
+    inspect.Parameter.VAR_KEYWORD: "**{}",
+    inspect.Parameter.POSITIONAL_ONLY: "{} as positional-only",
+}
+"""Parameters a call by name cannot fill, as the refusal names them."""
 
 
 def _problems(exc: pydantic.ValidationError) -> str:
