@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import pytest
 
+import hybrid
+from hybrid import Event, Reasoning
 from hybrid.errors import StreamError
 from hybrid.parts import SetProps, ToolCall, ToolCallDelta, ToolResult
 from hybrid.providers import ChatRequest, Completion, DemoProvider, Message, Reply
@@ -118,6 +120,24 @@ def test_a_round_of_calls_runs_them_sends_the_results_back_and_the_next_round_st
         Message("tool", "waited", tool_call_id="a"),
         Message("tool", "showing Asia", tool_call_id="b"),
     )
+
+
+def test_every_part_the_loop_yields_becomes_text_or_its_named_event_on_the_wire() -> None:
+    calls = (ToolCall("b", "show_only", '{"region": "Asia"}'),)
+    thinking = Reasoning("Which region? ")
+    provider = ScriptedProvider([([thinking, "Let me look. ", *streamed(calls)], calls), (["Done."], ())])
+    items = [hybrid.to_item(part) for part in collect(provider, context=ToolContext(("Europe",)))]
+    assert [item if isinstance(item, str) else item.name for item in items] == [
+        "reasoning",
+        "Let me look. ",
+        *["tool_call_delta"] * 3,
+        "tool_call",
+        "tool_result",
+        "set_props",
+        "Done.",
+    ]
+    assert items[0] == Event("reasoning", "Which region? ")
+    assert items[7] == Event("set_props", {"id": "region", "props": {"value": "Asia"}})
 
 
 def test_a_model_that_keeps_calling_tools_is_stopped_with_a_notice_after_max_rounds() -> None:
