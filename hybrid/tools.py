@@ -4,7 +4,8 @@
 (`Literal`, numbers, strings, lists, pydantic models: pydantic does the work) and the description from
 the docstring. A call is validated against the signature before the function runs; what goes wrong (bad
 arguments, an exception, a timeout, an unknown tool) becomes the tool's result, so the model can see it
-and try again, and the chat shows it. Nothing the model sends is evaluated: arguments are JSON.
+and try again, and the chat shows it. Nothing the model sends is evaluated: arguments are JSON. A sync
+tool runs on the tool threads (`hybrid.tool_threads`), never on asyncio's default executor.
 
 A parameter annotated `ToolContext` is not shown to the model: hybrid passes the request's context
 values there, and a way to change the page (`context.set_props`).
@@ -33,6 +34,7 @@ import pydantic
 from hybrid.errors import StreamError
 from hybrid.parts import Part, SetProps, ToolCall, ToolResult
 from hybrid.providers.base import ChatRequest, Completion, Message, Provider
+from hybrid.tool_threads import ThreadCall, ToolThreadsBusy, tool_threads
 
 __all__ = [
     "Tool",
@@ -146,8 +148,15 @@ class Tool:
             output, error = f"error: {exc}", True
         except pydantic.ValidationError as exc:
             output, error = f"error: invalid arguments: {_problems(exc)}", True
-        except _TimedOut:
-            output, error = f"error: the tool did not finish within {self.timeout:g} s", True
+        except _TimedOut as exc:
+            output = f"error: the tool did not finish within {self.timeout:g} s"
+            if not exc.started:
+                output = (
+                    f"error: the tool did not start within {self.timeout:g} s: the tool threads were busy"
+                )
+            error = True
+        except ToolThreadsBusy as exc:
+            output, error = f"error: the tool was not run: {exc}", True
         except Exception as exc:
             logger.warning("the tool %s failed", self.name, exc_info=True)
             output, error = f"error: the tool failed ({type(exc).__name__}: {exc})", True
@@ -167,21 +176,27 @@ class Tool:
         if self.context_parameter:
             kwargs[self.context_parameter] = context
         deadline = asyncio.timeout(self.timeout)
+        on_thread: ThreadCall | None = None
         try:
             async with deadline:
                 if self.asynchronous:
                     return await self.function(**kwargs)
-                # A sync tool runs on a thread, so a slow one stalls no stream; past the timeout it is
-                # abandoned (a thread cannot be cancelled), and the answer goes on.
-                return await asyncio.to_thread(self.function, **kwargs)
+                # A sync tool runs on a tool thread, so a slow one stalls no stream; past the timeout it
+                # is given up (a thread cannot be cancelled), and the answer goes on.
+                on_thread = tool_threads().submit(self.name, functools.partial(self.function, **kwargs))
+                return await on_thread.result()
         except TimeoutError:
             if deadline.expired():
-                raise _TimedOut from None
+                raise _TimedOut(started=on_thread is None or on_thread.started) from None
             raise  # the tool's own timeout (a request it made, say): a failure of the tool
 
 
 class _TimedOut(Exception):
-    """A tool outlived its timeout."""
+    """A tool outlived its timeout; `started` is false for a sync one that never got a thread."""
+
+    def __init__(self, *, started: bool) -> None:
+        super().__init__()
+        self.started = started
 
 
 class Toolbox:
