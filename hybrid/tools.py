@@ -66,12 +66,33 @@ class ToolContext:
     """
 
     values: tuple[Any, ...] = ()
-    """The chat's context values as they were when the user sent the message, in the chat's order."""
+    """The chat's context values, in the chat's order: as the user sent them, then as the tools of
+    earlier rounds of the answer changed them (see `keys`)."""
     changes: list[SetProps] = field(default_factory=list)
+    keys: tuple[tuple[str | dict[str, Any], str], ...] = ()
+    """The (component id, property) each value is of, when known (a Chat's context `State`s): a call's
+    `set_props` of one of them changes that value for the calls of the rounds that follow."""
 
     def set_props(self, component_id: str | dict[str, Any], props: dict[str, Any]) -> None:
         """Change properties of a component of the page once the call returns (Dash's `set_props`)."""
         self.changes.append(SetProps(component_id, props))
+
+    def follow(self, changes: Iterable[SetProps]) -> None:
+        """Take the values `changes` set on the context's (component, property) pairs, in their order.
+
+        Only plain JSON data is taken: a figure object or a `dash.Patch` becomes data in the page alone.
+        """
+        values = list(self.values)
+        for change in changes:
+            for index, (component_id, prop) in enumerate(self.keys[: len(values)]):
+                value = change.props.get(prop, _UNSET)
+                if change.component_id == component_id and isinstance(value, _PLAIN):
+                    values[index] = value
+        self.values = tuple(values)
+
+
+_UNSET = object()
+_PLAIN = (str, int, float, bool, list, dict, type(None))
 
 
 class ToolError(Exception):
@@ -259,12 +280,16 @@ async def answer_with_tools(
     asks again with the calls and their results appended to the conversation. After `max_rounds` rounds
     of calls, a model that still calls tools ends the answer with a `StreamError` that says so.
 
+    The calls of one round all see `context` as the round began; between rounds it follows the changes
+    the round's calls made to its `keys` (`ToolContext.follow`), so a later round reads the page as the
+    tools left it.
+
     `on_completion` is told each round's `Completion` (usage, finish reason). Cancelling the task that
     reads the parts (Stop) cancels the tools still running, and closes a round still streaming.
     """
     if max_rounds < 1:
         raise ValueError("max_rounds must be at least 1")
-    context = context or ToolContext()
+    context = context if context is not None else ToolContext()
     specs = toolbox.specs()
     messages = list(request.messages)
     for rounds_done in range(max_rounds + 1):
@@ -284,9 +309,8 @@ async def answer_with_tools(
         if not calls:
             return
         if rounds_done == max_rounds:
-            raise StreamError(
-                f"the model was still calling tools after {max_rounds} rounds of them", type="tool_rounds"
-            )
+            rounds = f"{max_rounds} round{'s' if max_rounds > 1 else ''}"
+            raise StreamError(f"the model was still calling tools after {rounds} of them", type="tool_rounds")
         for call in calls:
             yield call
         results: dict[str, ToolResult] = {}
@@ -300,6 +324,9 @@ async def answer_with_tools(
         messages.extend(
             Message("tool", results[call.call_id].output, tool_call_id=call.call_id) for call in calls
         )
+        # The next round sees the page as this one left it: changes in the order of the calls, so the
+        # later call wins whichever finished first.
+        context.follow(change for call in calls for change in results[call.call_id].changes)
 
 
 def _unwrapped(function: Callable[..., Any]) -> tuple[Callable[..., Any], set[str]]:

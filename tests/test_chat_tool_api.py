@@ -12,16 +12,19 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import pytest
+from dash import State
 from pydantic import Field
 
 import hybrid
 from hybrid import Message, Reasoning
 from hybrid.chat import ChatStream
+from hybrid.errors import StreamError
 from hybrid.hooks import StreamHooks
 from hybrid.providers import ChatRequest, Completion, DemoProvider, Reply, Usage
 from hybrid.sse import Event
-from hybrid.tools import Tool, ToolContext
+from hybrid.tools import Tool, ToolCall, ToolContext
 from tests.conftest import run_async
+from tests.test_tool_loop import ScriptedProvider, streamed
 
 QUESTION = "show only Asia and the top two products"
 
@@ -234,3 +237,52 @@ def test_a_later_model_call_without_usage_keeps_the_tokens_of_the_earlier_ones_i
         first.prompt_tokens,
         first.completion_tokens,
     )
+
+
+def region_chat(**options: Any) -> hybrid.Chat:
+    """A Chat with the region in its context, a tool that moves it and one that reads it."""
+    chat = hybrid.Chat("regions", context=[State("region", "value")], **options)
+
+    @chat.tool
+    def show_only(region: Literal["Europe", "Asia"], context: ToolContext) -> str:
+        """Show only one region."""
+        context.set_props("region", {"value": region})
+        return f"showing {region}"
+
+    @chat.tool
+    def on_screen(context: ToolContext) -> str:
+        """The region on screen."""
+        return str(context.values[0])
+
+    return chat
+
+
+MOVE = (ToolCall("a", "show_only", '{"region": "Asia"}'), ToolCall("b", "on_screen", "{}"))
+READ = (ToolCall("c", "on_screen", "{}"),)
+
+
+def test_a_chats_tools_read_in_later_rounds_the_context_values_its_tools_changed() -> None:
+    provider = ScriptedProvider([(streamed(MOVE), MOVE), (streamed(READ), READ), (["Done."], ())])
+    items = answer_items(region_chat(), ["Europe"], provider=provider)
+    outputs = {result["id"]: result["output"] for result in events(items, "tool_result")}
+    assert outputs == {"a": "showing Asia", "b": "Europe", "c": "Asia"}  # `b` ran beside the move
+
+
+def test_the_tool_round_limit_is_the_chats_and_chat_model_may_set_its_own() -> None:
+    forever = ScriptedProvider([(streamed(READ), READ)], repeat_last=True)
+    with pytest.raises(StreamError, match="still calling tools after 2 rounds"):
+        answer_items(region_chat(max_tool_rounds=2), ["Europe"], provider=forever)
+    assert len(forever.requests) == 3
+
+    chat = region_chat(max_tool_rounds=2)
+
+    @chat.answer
+    async def answer(messages: list[Message], region: str) -> AsyncIterator[Any]:
+        async for part in chat.model(messages, max_tool_rounds=4):
+            yield part
+
+    again = ScriptedProvider([(streamed(READ), READ)], repeat_last=True)
+    with pytest.raises(StreamError, match="still calling tools after 4 rounds"):
+        answer_items(chat, ["Europe"], provider=again)
+    with pytest.raises(ValueError, match="max_tool_rounds must be at least 1"):
+        hybrid.Chat("none", max_tool_rounds=0)

@@ -157,6 +157,73 @@ def test_a_model_that_keeps_calling_tools_is_stopped_with_a_notice_after_max_rou
     assert sum(isinstance(p, ToolResult) for p in parts) == 2  # the third round's call never ran
 
 
+def on_screen(context: ToolContext) -> str:
+    """What the page shows."""
+    return f"{context.values[0]} ({context.values[1]})"
+
+
+def show_figure(context: ToolContext) -> str:
+    """Shows a figure of the region, and a note."""
+    context.set_props("region", {"figure": object()})  # not the value: not followed
+    context.set_props("note", {"value": "Americas"})  # another component: not followed
+    context.set_props("region", {"value": object()})  # not plain data: left to the page
+    return "shown"
+
+
+async def show_later(region: Literal["Europe", "Asia"], context: ToolContext) -> str:
+    """Show only one region, after a while."""
+    await asyncio.sleep(0.05)
+    context.set_props("region", {"value": region})
+    return f"showing {region}"
+
+
+PAGE_TOOLS = Toolbox([Tool.from_function(tool) for tool in (show_only, show_later, on_screen, show_figure)])
+PAGE = (("region", "value"), ({"type": "year", "index": 0}, "value"))
+
+
+def test_later_rounds_see_the_context_values_the_tools_changed_and_one_round_sees_them_as_it_began() -> None:
+    def call(call_id: str, name: str, arguments: str = "{}") -> ToolCall:
+        return ToolCall(call_id, name, arguments)
+
+    first = (call("a", "on_screen"), call("b", "show_only", '{"region": "Asia"}'), call("c", "show_figure"))
+    # Two calls of a round set the region: the later in the model's order wins, though it ends first.
+    second = (call("d", "on_screen"), call("e", "show_later", '{"region": "Europe"}'))
+    second += (call("g", "show_only", '{"region": "Asia"}'),)
+    third = (call("h", "on_screen"),)
+    rounds = [(streamed(calls), calls) for calls in (first, second, third)] + [(["Done."], ())]
+    context = ToolContext(("Europe", 2007), keys=PAGE)
+
+    async def run() -> list[Any]:
+        parts = answer_with_tools(ScriptedProvider(rounds), QUESTION, PAGE_TOOLS, context)
+        return [part async for part in parts]
+
+    results = {part.call_id: part.output for part in run_async(run()) if isinstance(part, ToolResult)}
+    assert (results["a"], results["d"], results["h"]) == ("Europe (2007)", "Asia (2007)", "Asia (2007)")
+    assert context.values == ("Asia", 2007)  # the answer's context, as the page is now
+
+
+def test_a_pattern_matching_id_in_the_context_is_followed_too() -> None:
+    def show_year(year: int, context: ToolContext) -> str:
+        """Show a year."""
+        context.set_props({"index": 0, "type": "year"}, {"value": year})
+        return "shown"
+
+    calls = (ToolCall("a", "show_year", '{"year": 1977}'),)
+    tools = Toolbox([Tool.from_function(show_year), Tool.from_function(on_screen)])
+    rounds = [
+        (streamed(calls), calls),
+        (streamed(calls[:0]), (ToolCall("b", "on_screen", "{}"),)),
+        (["."], ()),
+    ]
+    context = ToolContext(("Europe", 2007), keys=PAGE)
+
+    async def run() -> list[Any]:
+        return [part async for part in answer_with_tools(ScriptedProvider(rounds), QUESTION, tools, context)]
+
+    (last,) = [p.output for p in run_async(run()) if isinstance(p, ToolResult) and p.call_id == "b"]
+    assert last == "Europe (1977)"
+
+
 def test_stop_during_a_tool_cancels_the_async_tool_within_100_ms() -> None:
     call = (ToolCall("a", "wait", '{"seconds": 10}'),)
     provider = ScriptedProvider([(streamed(call), call), (["never"], ())])
