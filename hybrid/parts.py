@@ -86,6 +86,8 @@ class ToolResult:
     """What a call gave back: `output` is what the model sees; `error` whether the call failed.
 
     `changes` are the page changes the call asked for (`ToolContext.set_props`); a failed call has none.
+    `shown` is what the page shows instead of `output`, when that differs: for an unexpected exception,
+    its type without its text, which may name hosts, paths or data of the server.
     """
 
     call_id: str
@@ -94,11 +96,13 @@ class ToolResult:
     error: bool
     seconds: float
     changes: tuple[SetProps, ...] = ()
+    shown: str | None = None
 
     def event(self) -> Event:
-        """`event: tool_result`, `{"id", "name", "output", "error", "seconds"}` (the changes travel apart,
-        as `SetProps` parts)."""
-        data = {"id": self.call_id, "name": self.name, "output": self.output, "error": self.error}
+        """`event: tool_result`, `{"id", "name", "output", "error", "seconds"}`, its output the page's
+        (the changes travel apart, as `SetProps` parts)."""
+        output = self.output if self.shown is None else self.shown
+        data = {"id": self.call_id, "name": self.name, "output": output, "error": self.error}
         return Event("tool_result", {**data, "seconds": round(self.seconds, 3)})
 
 

@@ -162,6 +162,7 @@ class Tool:
         """
         started = time.monotonic()
         own = dataclasses.replace(context, changes=[])
+        shown = None
         try:
             output = _as_text(await self._run(call.arguments, own))
             error = False
@@ -180,11 +181,13 @@ class Tool:
             output, error = f"error: the tool was not run: {exc}", True
         except Exception as exc:
             logger.warning("the tool %s failed", self.name, exc_info=True)
+            # The model gets the text to correct its call or explain; the page, which the user may copy
+            # or show, only the type: an exception's text can name hosts, paths and data of the server.
             output, error = f"error: the tool failed ({type(exc).__name__}: {exc})", True
+            shown = f"error: the tool failed ({type(exc).__name__})"
         changes = () if error else tuple(own.changes)
-        return ToolResult(
-            call.call_id, self.name, _bounded(output), error, time.monotonic() - started, changes
-        )
+        seconds = time.monotonic() - started
+        return ToolResult(call.call_id, self.name, _bounded(output), error, seconds, changes, shown)
 
     async def _run(self, arguments: str, context: ToolContext) -> Any:
         try:

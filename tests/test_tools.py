@@ -106,9 +106,23 @@ def test_bad_arguments_go_back_to_the_model_and_the_function_never_runs(
 
 def test_a_raising_tool_reports_its_error_and_its_own_sentence_when_it_has_one() -> None:
     tool = Tool.from_function(broken)
-    assert call(tool, {"reason": "told"}).output == "error: the warehouse is closed today"
+    told = call(tool, {"reason": "told"})
+    assert told.output == told.event().data["output"] == "error: the warehouse is closed today"
     unexpected = call(tool, {"reason": "shelf"})
     assert unexpected.error and unexpected.output == "error: the tool failed (KeyError: 'shelf')"
+
+
+def test_the_page_is_shown_an_unexpected_exceptions_type_and_the_model_its_text_too() -> None:
+    def connect() -> str:
+        """Connects to the warehouse."""
+        raise ConnectionError("db-7.internal:5432 refused (password file /etc/warehouse/secret)")
+
+    result = call(Tool.from_function(connect), {})
+    assert result.output == (  # what the model reads, to try again or explain
+        "error: the tool failed (ConnectionError: db-7.internal:5432 refused (password file "
+        "/etc/warehouse/secret))"
+    )
+    assert result.event().data["output"] == "error: the tool failed (ConnectionError)"  # the card's
 
 
 def test_a_slow_tool_is_cancelled_at_its_timeout() -> None:
