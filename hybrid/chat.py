@@ -12,9 +12,10 @@ A ticket may instead name a chat (`{"chat": id, "messages": [...], "context": [.
 `issue_chat` for a `hybrid.Chat`): the stream is then that chat's answer, whose parts (`hybrid.parts`)
 travel as named events beside the text.
 
-The answer's text deltas are plain messages; named events carry what the chat's footer shows: `meta`
-(the model, once it is asked), `completion` last (finish reason and token usage), `reasoning` and
-`set_props` (the parts of `hybrid.parts`).
+The answer's text deltas are plain messages; named events carry the rest: `meta` (the model, once it is
+asked) and `completion` last (finish reason and token usage) for the chat's footer, and the other parts
+of `hybrid.parts`: `reasoning`, `set_props`, and a tool round's `tool_call_delta`, `tool_call` and
+`tool_result`.
 """
 
 from __future__ import annotations
