@@ -8,7 +8,8 @@ and try again, and the chat shows it. Nothing the model sends is evaluated: argu
 tool runs on the tool threads (`hybrid.tool_threads`), never on asyncio's default executor.
 
 A parameter annotated `ToolContext` is not shown to the model: hybrid passes the request's context
-values there, and a way to change the page (`context.set_props`).
+values there (following the tools' own changes from one round to the next), and a way to change the
+page (`context.set_props`).
 
 `answer_with_tools` is the tool loop: it asks the model, runs the calls it makes, sends their results
 back and asks again, streaming every part of the answer as it goes.
@@ -110,8 +111,6 @@ class Tool:
     context_parameter: str | None = None
     arguments: pydantic.TypeAdapter[dict[str, Any]] = field(repr=False, compare=False, kw_only=True)
     """Validates the model's arguments against the signature, and gives them as the function takes them."""
-    asynchronous: bool = field(default=False, kw_only=True)
-    """Awaited on the event loop; otherwise the function runs on one of the tool threads."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
@@ -138,8 +137,12 @@ class Tool:
             timeout=timeout,
             context_parameter=context_parameter,
             arguments=_arguments_of(function, described, context_parameter),
-            asynchronous=inspect.iscoroutinefunction(described),
         )
+
+    @property
+    def asynchronous(self) -> bool:
+        """Awaited on the event loop; otherwise the function runs on one of the tool threads."""
+        return inspect.iscoroutinefunction(_described(self.function))
 
     @property
     def parameters(self) -> dict[str, Any]:
