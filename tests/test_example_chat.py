@@ -35,7 +35,8 @@ def open_dashboard(page: Page, server: Server) -> None:
     page.add_init_script(WATCH_CSP)
     page.goto(server.url + "/")
     expect(page.locator("#assistant .empty-state")).to_be_visible()
-    expect(page.locator("#figure .gtitle")).to_have_text(f"{ALL}, 2007")
+    # Plotly's 3.5 MB script, then the figure's callback: past the default 5 s on a loaded machine.
+    expect(page.locator("#figure .gtitle")).to_have_text(f"{ALL}, 2007", timeout=15_000)
 
 
 def ask(page: Page, text: str) -> Any:
