@@ -8,8 +8,10 @@ Plotly ships it. The assistant reads the filters when you send (the Chat's `cont
 compact summary of the rows on screen. Its tools (`@assistant.tool`) answer from the data and change the
 dashboard: `show_only` a continent and `show_year` move the filters (`context.set_props`; the figure
 follows through its ordinary callback), `top_products` gives the countries with the largest gross
-domestic product (GDP per capita times population), `describe_column` a column's statistics. The chat
-shows each call as a card. Try "Show only Europe and tell me the top three products".
+domestic product (GDP per capita times population), `describe_column` a column's statistics. Those two
+take a continent and a year, else read the filters from the context, which follows the moves of earlier
+rounds of the answer. The chat shows each call as a card. Try "Show only Europe and tell me the top
+three products", or "Show only Asia in the year 1977 and tell me the top three products".
 
 Without keys the demo model answers: it calls the tools whose names the question says (the results and
 the filter changes are real, the prose is the demo's). With `OPENAI_API_KEY` and `HYBRID_MODEL` set (see
@@ -108,26 +110,28 @@ assistant = hybrid.Chat(
 def show_only(continent: Continent, context: ToolContext) -> str:
     """Show only one continent on the dashboard, or all continents again."""
     context.set_props("continent", {"value": continent})
-    year = context.values[1]
+    _, year = context.values
     return f"The dashboard shows {continent}, {year}: {len(rows(continent, year))} countries."
 
 
 @assistant.tool
 def show_year(year: int, context: ToolContext) -> str:
     """Show another year on the dashboard; the data has 1952 to 2007, every five years."""
-    nearest = min(YEARS, key=lambda known: abs(known - year))
+    nearest = known_year(year)
     context.set_props("year", {"value": nearest})
     return f"The dashboard shows {nearest}" + ("." if nearest == year else f", the nearest year to {year}.")
 
 
 @assistant.tool
 def top_products(
-    n: Annotated[int, Field(ge=1, le=20)], context: ToolContext, continent: Continent | None = None
+    n: Annotated[int, Field(ge=1, le=20)],
+    context: ToolContext,
+    continent: Continent | None = None,
+    year: int | None = None,
 ) -> list[dict[str, Any]]:
     """The n countries with the largest gross domestic product (GDP per capita times population), in
-    the continent given (else the one on screen) in the year on screen."""
-    shown, year = context.values
-    data = rows(continent or shown, year)
+    the continent and year given, else the ones on screen."""
+    data = rows(*on_screen(context, continent, year))
     top = data.assign(gdp=data["gdpPercap"] * data["pop"]).nlargest(n, "gdp")
     return [
         {"country": row["country"], "GDP (billion USD)": round(row["gdp"] / 1e9)} for _, row in top.iterrows()
@@ -136,21 +140,33 @@ def top_products(
 
 @assistant.tool
 def describe_column(
-    column: Column, context: ToolContext, continent: Continent | None = None
+    column: Column, context: ToolContext, continent: Continent | None = None, year: int | None = None
 ) -> dict[str, Any]:
     """Statistics of a column (count, mean, median, the lowest and highest countries), in the
-    continent given (else the one on screen) in the year on screen."""
-    shown, year = context.values
-    data = rows(continent or shown, year)
+    continent and year given, else the ones on screen."""
+    continent, year = on_screen(context, continent, year)
+    data = rows(continent, year)
     values = data[COLUMNS[column]]
     return {
-        "rows": f"{continent or shown}, {year}",
+        "rows": f"{continent}, {year}",
         "count": int(values.count()),
         "mean": round(float(values.mean()), 1),
         "median": round(float(values.median()), 1),
         "lowest": _extreme(data, COLUMNS[column], "idxmin"),
         "highest": _extreme(data, COLUMNS[column], "idxmax"),
     }
+
+
+def known_year(year: int) -> int:
+    """The year of the data nearest to `year`."""
+    return min(YEARS, key=lambda known: abs(known - year))
+
+
+def on_screen(context: ToolContext, continent: str | None, year: int | None) -> tuple[str, int]:
+    """The continent and year a tool was given, else the dashboard's: as the user left them, or as the
+    tools of earlier rounds of this answer moved them (hybrid keeps `context.values` up to date)."""
+    shown, shown_year = context.values
+    return continent or shown, known_year(year) if year is not None else shown_year
 
 
 @assistant.answer
@@ -161,8 +177,10 @@ async def answer(messages: Sequence[hybrid.Message], continent: str, year: int) 
     yield hybrid.Reasoning(f"Reading the data on screen.\n\n{facts}")
     system = (
         "You are a data analyst beside a dashboard of the Gapminder data. Use the tools to change the view "
-        "or to compute from the data. Answer from these facts and the tools' results only, briefly, and say "
-        "when they do not tell:\n" + facts
+        "or to compute from the data. Tools called together run at once and see the dashboard as it was: "
+        "when you move a filter and compute in the same step, give the computing tool the continent and "
+        "year. Answer from these facts and the tools' results only, briefly, and say when they do not "
+        "tell:\n" + facts
     )
     async for part in assistant.model(messages, system=system):
         yield part

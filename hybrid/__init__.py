@@ -18,7 +18,7 @@ from hybrid.hooks import StreamHooks, StreamOutcome
 from hybrid.limits import ClientLimiter
 from hybrid.logs import JsonFormatter, RequestIdFilter
 from hybrid.logs import configure as configure_logging
-from hybrid.parts import Part, Reasoning, SetProps
+from hybrid.parts import Part, Reasoning, SetProps, to_item
 from hybrid.providers import ChatRequest, Completion, Message, Provider, Reply, Usage, provider_from_settings
 from hybrid.settings import Settings, SettingsError
 from hybrid.sse import Event
@@ -60,4 +60,5 @@ __all__ = [
     "sse_request",
     "stream_endpoint",
     "stream_on",
+    "to_item",
 ]

@@ -12,9 +12,10 @@ A ticket may instead name a chat (`{"chat": id, "messages": [...], "context": [.
 `issue_chat` for a `hybrid.Chat`): the stream is then that chat's answer, whose parts (`hybrid.parts`)
 travel as named events beside the text.
 
-The answer's text deltas are plain messages; named events carry what the chat's footer shows: `meta`
-(the model, once it is asked), `completion` last (finish reason and token usage), `reasoning` and
-`set_props` (the parts of `hybrid.parts`).
+The answer's text deltas are plain messages; named events carry the rest: `meta` (the model, once it is
+asked) and `completion` last (finish reason and token usage) for the chat's footer, and the other parts
+of `hybrid.parts`: `reasoning`, `set_props`, and a tool round's `tool_call_delta`, `tool_call` and
+`tool_result`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from hybrid.providers.base import ChatRequest, Completion, Message, Provider, Us
 from hybrid.sse import Event
 from hybrid.streaming import Item, notice
 from hybrid.tickets import TicketSigner
-from hybrid.tools import Toolbox, ToolContext, answer_with_tools
+from hybrid.tools import MAX_ROUNDS, Toolbox, ToolContext, answer_with_tools
 
 CHAT_STREAM_PATH = "/api/stream"
 """Where an app serves its chat stream, relative to where it is mounted."""
@@ -86,6 +87,11 @@ class ChatAnswer(Protocol):
     @property
     def chat_id(self) -> str: ...
 
+    @property
+    def context_keys(self) -> Sequence[tuple[str | dict[str, Any], str]]:
+        """The (component id, property) each of the chat's context values is of."""
+        ...
+
     def parts(self, messages: Sequence[Message], context: Sequence[Any]) -> AsyncIterator[Part]:
         """The answer to `messages`, with the chat's `context` values as the ticket holds them."""
         ...
@@ -97,25 +103,25 @@ class ChatAnswer(Protocol):
 
 @dataclass(slots=True)
 class _Turn:
-    """One chat answer streaming: its context values (for its tools), and what the provider reported
-    (the model asked, and the completion)."""
+    """One chat answer streaming: its context (for its tools, following their changes across the
+    answer's model calls), and what the provider reported (the model asked, and the completion)."""
 
-    context: tuple[Any, ...] = ()
+    context: ToolContext
     model: str | None = None
     announced: bool = False
     completion: Completion | None = None
 
     def completed(self, completion: Completion) -> None:
         """Record `completion`; an answer that asked the model more than once (rounds of tool calls, or
-        several `chat.model` calls) reports the tokens of all."""
-        earlier = self.completion
-        if earlier is not None and earlier.usage and completion.usage:
+        several `chat.model` calls) reports the tokens of all that reported theirs."""
+        earlier = self.completion.usage if self.completion is not None else None
+        usage = completion.usage
+        if earlier is not None and usage is not None:
             usage = Usage(
-                earlier.usage.prompt_tokens + completion.usage.prompt_tokens,
-                earlier.usage.completion_tokens + completion.usage.completion_tokens,
+                earlier.prompt_tokens + usage.prompt_tokens,
+                earlier.completion_tokens + usage.completion_tokens,
             )
-            completion = Completion(completion.model, completion.finish_reason, usage)
-        self.completion = completion
+        self.completion = Completion(completion.model, completion.finish_reason, usage or earlier)
 
 
 _turn: ContextVar[_Turn | None] = ContextVar("hybrid_chat_turn", default=None)
@@ -265,13 +271,14 @@ class ChatStream:
         model: str | None = None,
         temperature: float | None = None,
         tools: Toolbox | None = None,
+        max_tool_rounds: int = MAX_ROUNDS,
     ) -> AsyncIterator[Part]:
         """The provider's answer to `messages` (with `system` first), for a chat's answer function.
 
         `model` must be one of the server's models (by default its first) and `temperature` from 0 to 2,
-        else `StreamError`. With `tools`, it is the tool loop (`answer_with_tools`), the tools seeing the
-        context values of the chat answer streaming in this task. Each completion goes to that answer
-        (its footer) and to the metrics.
+        else `StreamError`. With `tools`, it is the tool loop (`answer_with_tools`, at most
+        `max_tool_rounds` rounds), the tools seeing the context of the chat answer streaming in this task.
+        Each completion goes to that answer (its footer) and to the metrics.
         """
         body: dict[str, Any] = {
             "messages": [_plain_message(message) for message in messages],
@@ -290,9 +297,11 @@ class ChatStream:
                 max_tokens=request.max_tokens,
                 request_id=request.request_id,
             )
-        return self._model_parts(request, tools)
+        return self._model_parts(request, tools, max_tool_rounds)
 
-    async def _model_parts(self, request: ChatRequest, tools: Toolbox | None) -> AsyncIterator[Part]:
+    async def _model_parts(
+        self, request: ChatRequest, tools: Toolbox | None, max_tool_rounds: int
+    ) -> AsyncIterator[Part]:
         turn = _turn.get()
         if turn is not None:
             turn.model = request.model
@@ -303,8 +312,10 @@ class ChatStream:
                 turn.completed(completion)
 
         if tools:
-            context = ToolContext(values=turn.context if turn is not None else ())
-            parts = answer_with_tools(self.provider, request, tools, context, on_completion=completed)
+            context = turn.context if turn is not None else ToolContext()
+            parts = answer_with_tools(
+                self.provider, request, tools, context, max_rounds=max_tool_rounds, on_completion=completed
+            )
             async with contextlib.aclosing(parts):
                 async for part in parts:
                     yield part
@@ -334,7 +345,7 @@ class ChatStream:
         self, chat: ChatAnswer, messages: list[Message], context: list[Any]
     ) -> AsyncIterator[Item]:
         """A chat's answer: its parts as items, `meta` once it asks the model, `completion` at the end."""
-        turn = _Turn(context=tuple(context))
+        turn = _Turn(ToolContext(tuple(context), keys=tuple(chat.context_keys)))
         _turn.set(turn)  # this task streams this one answer: nothing to restore afterwards
         parts = chat.parts(messages, context)
         try:

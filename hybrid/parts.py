@@ -1,11 +1,9 @@
 """What an answer is made of besides its text: the parts an answer function (or a provider) yields.
 
-A `str` is text, shown as the answer. The other parts travel as named SSE events, so a plain
-dash-extensions `SSE(concat=True)` still reads the text alone, and hybrid's chat shows them apart:
-
-* `Reasoning` as `event: reasoning`, its data the text as a JSON string;
-* `SetProps` as `event: set_props`, its data `{"id": ..., "props": {...}}`;
-* the tool parts (`ToolCallDelta`, `ToolCall`, `ToolResult`) as the event their `event()` gives.
+A `str` is text, shown as the answer. Every other part travels as the named SSE event its `event()`
+gives, so a plain dash-extensions `SSE(concat=True)` still reads the text alone, and hybrid's chat shows
+them apart: `Reasoning` (`event: reasoning`), `SetProps` (`set_props`) and the tool parts
+(`ToolCallDelta`, `ToolCall`, `ToolResult`). `to_item(part)` is what a stream writes for any part.
 """
 
 from __future__ import annotations
@@ -23,6 +21,10 @@ class Reasoning:
 
     text: str
 
+    def event(self) -> Event:
+        """`event: reasoning`, the text as a JSON string (its line breaks cannot break the frame)."""
+        return Event("reasoning", self.text)
+
 
 @dataclass(frozen=True, slots=True)
 class SetProps:
@@ -34,6 +36,13 @@ class SetProps:
 
     component_id: str | dict[str, Any]
     props: dict[str, Any]
+
+    def event(self, plain: Callable[[Any], Any] | None = None) -> Event:
+        """`event: set_props`, `{"id", "props"}`; `plain` turns the values into plain JSON data (a Chat
+        passes Dash's own encoding, so figures and components work)."""
+        return Event(
+            "set_props", {"id": self.component_id, "props": plain(self.props) if plain else self.props}
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,8 @@ class ToolResult:
     """What a call gave back: `output` is what the model sees; `error` whether the call failed.
 
     `changes` are the page changes the call asked for (`ToolContext.set_props`); a failed call has none.
+    `shown` is what the page shows instead of `output`, when that differs: for an unexpected exception,
+    its type without its text, which may name hosts, paths or data of the server.
     """
 
     call_id: str
@@ -85,11 +96,13 @@ class ToolResult:
     error: bool
     seconds: float
     changes: tuple[SetProps, ...] = ()
+    shown: str | None = None
 
     def event(self) -> Event:
-        """`event: tool_result`, `{"id", "name", "output", "error", "seconds"}` (the changes travel apart,
-        as `SetProps` parts)."""
-        data = {"id": self.call_id, "name": self.name, "output": self.output, "error": self.error}
+        """`event: tool_result`, `{"id", "name", "output", "error", "seconds"}`, its output the page's
+        (the changes travel apart, as `SetProps` parts)."""
+        output = self.output if self.shown is None else self.shown
+        data = {"id": self.call_id, "name": self.name, "output": output, "error": self.error}
         return Event("tool_result", {**data, "seconds": round(self.seconds, 3)})
 
 
@@ -98,22 +111,17 @@ Part = str | Reasoning | SetProps | ToolCallDelta | ToolCall | ToolResult
 
 
 def to_item(part: Part | Event, plain: Callable[[Any], Any] | None = None) -> str | Event:
-    """What the stream writes for `part`: text as it is, the other parts as named events.
+    """What a stream writes for `part`: text as it is, every other part as its named event.
 
-    `plain` turns a `SetProps`' values into plain JSON data (the Dash side passes Dash's own encoding,
-    so figures and components work); an `Event` passes through, for metadata of the developer's own.
+    `plain` turns a `SetProps`' values into plain JSON data (see `SetProps.event`); an `Event` passes
+    through, for metadata of the developer's own.
     """
-    if type(part) is str:
+    if isinstance(part, str | Event):
         return part
-    if isinstance(part, Reasoning):
-        return Event("reasoning", part.text)
     if isinstance(part, SetProps):
-        props = plain(part.props) if plain is not None else part.props
-        return Event("set_props", {"id": part.component_id, "props": props})
-    if isinstance(part, ToolCallDelta | ToolCall | ToolResult):
+        return part.event(plain)
+    if isinstance(part, Reasoning | ToolCallDelta | ToolCall | ToolResult):
         return part.event()
-    if isinstance(part, Event | str):
-        return part
     raise TypeError(
         f"an answer yields text (str), hybrid.Reasoning or hybrid.SetProps, not {type(part).__name__} "
         "(and what hybrid.tools.answer_with_tools yields)"

@@ -4,10 +4,12 @@
 (`Literal`, numbers, strings, lists, pydantic models: pydantic does the work) and the description from
 the docstring. A call is validated against the signature before the function runs; what goes wrong (bad
 arguments, an exception, a timeout, an unknown tool) becomes the tool's result, so the model can see it
-and try again, and the chat shows it. Nothing the model sends is evaluated: arguments are JSON.
+and try again, and the chat shows it. Nothing the model sends is evaluated: arguments are JSON. A sync
+tool runs on the tool threads (`hybrid.tool_threads`), never on asyncio's default executor.
 
 A parameter annotated `ToolContext` is not shown to the model: hybrid passes the request's context
-values there, and a way to change the page (`context.set_props`).
+values there (following the tools' own changes from one round to the next), and a way to change the
+page (`context.set_props`).
 
 `answer_with_tools` is the tool loop: it asks the model, runs the calls it makes, sends their results
 back and asks again, streaming every part of the answer as it goes.
@@ -18,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import inspect
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +35,7 @@ import pydantic
 from hybrid.errors import StreamError
 from hybrid.parts import Part, SetProps, ToolCall, ToolResult
 from hybrid.providers.base import ChatRequest, Completion, Message, Provider
+from hybrid.tool_threads import ThreadCall, ToolThreadsBusy, tool_threads
 
 __all__ = [
     "Tool",
@@ -50,6 +55,8 @@ MAX_RESULT_CHARS = 20_000
 """The most of a tool's result the model is sent; a longer one is cut, and says so."""
 MAX_ROUNDS = 5
 """Rounds of tool calls one answer may make before the loop stops it (a model calling tools forever)."""
+NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+"""What OpenAI accepts as a tool's name."""
 
 
 @dataclass(slots=True)
@@ -60,12 +67,33 @@ class ToolContext:
     """
 
     values: tuple[Any, ...] = ()
-    """The chat's context values as they were when the user sent the message, in the chat's order."""
+    """The chat's context values, in the chat's order: as the user sent them, then as the tools of
+    earlier rounds of the answer changed them (see `keys`)."""
     changes: list[SetProps] = field(default_factory=list)
+    keys: tuple[tuple[str | dict[str, Any], str], ...] = ()
+    """The (component id, property) each value is of, when known (a Chat's context `State`s): a call's
+    `set_props` of one of them changes that value for the calls of the rounds that follow."""
 
     def set_props(self, component_id: str | dict[str, Any], props: dict[str, Any]) -> None:
         """Change properties of a component of the page once the call returns (Dash's `set_props`)."""
         self.changes.append(SetProps(component_id, props))
+
+    def follow(self, changes: Iterable[SetProps]) -> None:
+        """Take the values `changes` set on the context's (component, property) pairs, in their order.
+
+        Only plain JSON data is taken: a figure object or a `dash.Patch` becomes data in the page alone.
+        """
+        values = list(self.values)
+        for change in changes:
+            for index, (component_id, prop) in enumerate(self.keys[: len(values)]):
+                value = change.props.get(prop, _UNSET)
+                if change.component_id == component_id and isinstance(value, _PLAIN):
+                    values[index] = value
+        self.values = tuple(values)
+
+
+_UNSET = object()
+_PLAIN = (str, int, float, bool, list, dict, type(None))
 
 
 class ToolError(Exception):
@@ -84,21 +112,37 @@ class Tool:
     arguments: pydantic.TypeAdapter[dict[str, Any]] = field(repr=False, compare=False, kw_only=True)
     """Validates the model's arguments against the signature, and gives them as the function takes them."""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
+            raise ValueError(
+                f"a tool's name must be 1 to 64 letters, digits, _ or - (OpenAI refuses a request whose "
+                f"tools are named otherwise), got {self.name!r}: give it one with name=..."
+            )
+
     @classmethod
     def from_function(
         cls, function: Callable[..., Any], *, name: str | None = None, timeout: float = DEFAULT_TIMEOUT
     ) -> Tool:
-        """Describe `function` (sync or async) as a tool; the docstring's first paragraph describes it."""
-        context_parameter = _context_parameter(function)
-        doc = inspect.getdoc(function) or ""
+        """Describe `function` as a tool: a function (sync or async), a callable object or a
+        `functools.partial`. The docstring's first paragraph describes it (a callable object's
+        `__call__`'s, else its class's); the arguments a partial binds are not shown to the model.
+        """
+        described = _described(function)
+        context_parameter = _context_parameter(described)
+        doc = inspect.getdoc(described) or inspect.getdoc(function) or ""
         return cls(
-            name=name or function.__name__,
+            name=name if name is not None else _default_name(function),
             description=" ".join(doc.split("\n\n")[0].split()),  # one line, as the docstring wraps it
             function=function,
             timeout=timeout,
             context_parameter=context_parameter,
-            arguments=_arguments_of(function, context_parameter),
+            arguments=_arguments_of(function, described, context_parameter),
         )
+
+    @property
+    def asynchronous(self) -> bool:
+        """Awaited on the event loop; otherwise the function runs on one of the tool threads."""
+        return inspect.iscoroutinefunction(_described(self.function))
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -121,6 +165,7 @@ class Tool:
         """
         started = time.monotonic()
         own = dataclasses.replace(context, changes=[])
+        shown = None
         try:
             output = _as_text(await self._run(call.arguments, own))
             error = False
@@ -128,15 +173,24 @@ class Tool:
             output, error = f"error: {exc}", True
         except pydantic.ValidationError as exc:
             output, error = f"error: invalid arguments: {_problems(exc)}", True
-        except _TimedOut:
-            output, error = f"error: the tool did not finish within {self.timeout:g} s", True
+        except _TimedOut as exc:
+            output = f"error: the tool did not finish within {self.timeout:g} s"
+            if not exc.started:
+                output = (
+                    f"error: the tool did not start within {self.timeout:g} s: the tool threads were busy"
+                )
+            error = True
+        except ToolThreadsBusy as exc:
+            output, error = f"error: the tool was not run: {exc}", True
         except Exception as exc:
             logger.warning("the tool %s failed", self.name, exc_info=True)
+            # The model gets the text to correct its call or explain; the page, which the user may copy
+            # or show, only the type: an exception's text can name hosts, paths and data of the server.
             output, error = f"error: the tool failed ({type(exc).__name__}: {exc})", True
+            shown = f"error: the tool failed ({type(exc).__name__})"
         changes = () if error else tuple(own.changes)
-        return ToolResult(
-            call.call_id, self.name, _bounded(output), error, time.monotonic() - started, changes
-        )
+        seconds = time.monotonic() - started
+        return ToolResult(call.call_id, self.name, _bounded(output), error, seconds, changes, shown)
 
     async def _run(self, arguments: str, context: ToolContext) -> Any:
         try:
@@ -149,21 +203,27 @@ class Tool:
         if self.context_parameter:
             kwargs[self.context_parameter] = context
         deadline = asyncio.timeout(self.timeout)
+        on_thread: ThreadCall | None = None
         try:
             async with deadline:
-                if inspect.iscoroutinefunction(self.function):
+                if self.asynchronous:
                     return await self.function(**kwargs)
-                # A sync tool runs on a thread, so a slow one stalls no stream; past the timeout it is
-                # abandoned (a thread cannot be cancelled), and the answer goes on.
-                return await asyncio.to_thread(self.function, **kwargs)
+                # A sync tool runs on a tool thread, so a slow one stalls no stream; past the timeout it
+                # is given up (a thread cannot be cancelled), and the answer goes on.
+                on_thread = tool_threads().submit(self.name, functools.partial(self.function, **kwargs))
+                return await on_thread.result()
         except TimeoutError:
             if deadline.expired():
-                raise _TimedOut from None
+                raise _TimedOut(started=on_thread is None or on_thread.started) from None
             raise  # the tool's own timeout (a request it made, say): a failure of the tool
 
 
 class _TimedOut(Exception):
-    """A tool outlived its timeout."""
+    """A tool outlived its timeout; `started` is false for a sync one that never got a thread."""
+
+    def __init__(self, *, started: bool) -> None:
+        super().__init__()
+        self.started = started
 
 
 class Toolbox:
@@ -226,12 +286,16 @@ async def answer_with_tools(
     asks again with the calls and their results appended to the conversation. After `max_rounds` rounds
     of calls, a model that still calls tools ends the answer with a `StreamError` that says so.
 
+    The calls of one round all see `context` as the round began; between rounds it follows the changes
+    the round's calls made to its `keys` (`ToolContext.follow`), so a later round reads the page as the
+    tools left it.
+
     `on_completion` is told each round's `Completion` (usage, finish reason). Cancelling the task that
     reads the parts (Stop) cancels the tools still running, and closes a round still streaming.
     """
     if max_rounds < 1:
         raise ValueError("max_rounds must be at least 1")
-    context = context or ToolContext()
+    context = context if context is not None else ToolContext()
     specs = toolbox.specs()
     messages = list(request.messages)
     for rounds_done in range(max_rounds + 1):
@@ -251,9 +315,8 @@ async def answer_with_tools(
         if not calls:
             return
         if rounds_done == max_rounds:
-            raise StreamError(
-                f"the model was still calling tools after {max_rounds} rounds of them", type="tool_rounds"
-            )
+            rounds = f"{max_rounds} round{'s' if max_rounds > 1 else ''}"
+            raise StreamError(f"the model was still calling tools after {rounds} of them", type="tool_rounds")
         for call in calls:
             yield call
         results: dict[str, ToolResult] = {}
@@ -267,6 +330,32 @@ async def answer_with_tools(
         messages.extend(
             Message("tool", results[call.call_id].output, tool_call_id=call.call_id) for call in calls
         )
+        # The next round sees the page as this one left it: changes in the order of the calls, so the
+        # later call wins whichever finished first.
+        context.follow(change for call in calls for change in results[call.call_id].changes)
+
+
+def _unwrapped(function: Callable[..., Any]) -> tuple[Callable[..., Any], set[str]]:
+    """The callable inside any `functools.partial`s, and the arguments they give by name (fixed by the
+    app, so not the model's to give)."""
+    bound: set[str] = set()
+    while isinstance(function, functools.partial):
+        bound |= set(function.keywords)
+        function = function.func
+    return function, bound
+
+
+def _described(function: Callable[..., Any]) -> Callable[..., Any]:
+    """What describes `function` (hints, docstring, sync or async): the function a partial wraps, a
+    callable object's `__call__`."""
+    inner, _ = _unwrapped(function)
+    return inner if inspect.isroutine(inner) else type(inner).__call__
+
+
+def _default_name(function: Callable[..., Any]) -> str:
+    """A function's name, a partial's function's, or a callable object's class's."""
+    inner, _ = _unwrapped(function)
+    return getattr(inner, "__name__", None) or type(inner).__name__
 
 
 def _context_parameter(function: Callable[..., Any]) -> str | None:
@@ -278,23 +367,41 @@ def _context_parameter(function: Callable[..., Any]) -> str | None:
     return names[0] if names else None
 
 
-def _arguments_of(function: Callable[..., Any], context_parameter: str | None) -> pydantic.TypeAdapter[Any]:
-    """A validator of `function`'s arguments (its `ToolContext` left out) that returns them as keywords."""
-    signature = inspect.signature(function)
-    shown = [parameter for parameter in signature.parameters.values() if parameter.name != context_parameter]
+def _arguments_of(
+    function: Callable[..., Any], described: Callable[..., Any], context_parameter: str | None
+) -> pydantic.TypeAdapter[Any]:
+    """A validator of `function`'s arguments (its `ToolContext` and a partial's bound keywords left out)
+    that returns them as keywords."""
+    hidden = {context_parameter, *_unwrapped(function)[1]}
+    shown = [p for p in inspect.signature(function).parameters.values() if p.name not in hidden]
+    for parameter in shown:
+        if parameter.kind in _UNNAMED:
+            taken = _UNNAMED[parameter.kind].format(parameter.name)
+            raise TypeError(
+                f"the tool {_default_name(function)} takes {taken}: the model sends named arguments only, "
+                "so each of a tool's parameters needs a name of its own"
+            )
     # With their extras: `Annotated[int, Field(ge=1)]` keeps its bounds in the schema and the validation.
-    hints = get_type_hints(function, include_extras=True)
-    hints = {name: hint for name, hint in hints.items() if name != context_parameter}
+    hints = get_type_hints(described, include_extras=True)
+    hints = {parameter.name: hints[parameter.name] for parameter in shown if parameter.name in hints}
 
     def arguments(**kwargs: Any) -> dict[str, Any]:
         return kwargs
 
-    arguments.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) for parameter in shown],
+    arguments.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) for parameter in shown],
         return_annotation=dict[str, Any],
     )
     arguments.__annotations__ = {**hints, "return": dict[str, Any]}
     return pydantic.TypeAdapter(arguments)
+
+
+_UNNAMED = {
+    inspect.Parameter.VAR_POSITIONAL: "*{}",
+    inspect.Parameter.VAR_KEYWORD: "**{}",
+    inspect.Parameter.POSITIONAL_ONLY: "{} as positional-only",
+}
+"""Parameters a call by name cannot fill, as the refusal names them."""
 
 
 def _problems(exc: pydantic.ValidationError) -> str:

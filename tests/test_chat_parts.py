@@ -232,6 +232,7 @@ class TwoModelCalls:
     """A chat whose answer asks the model twice (e.g. a draft, then a review) and thinks between."""
 
     chat_id = "twice"
+    context_keys = ()
 
     def __init__(self, stream: ChatStream) -> None:
         self.stream = stream

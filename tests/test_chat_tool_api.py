@@ -6,37 +6,45 @@ usage of every round, and Stop during a tool round.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import pytest
+from dash import State
 from pydantic import Field
 
 import hybrid
 from hybrid import Message, Reasoning
 from hybrid.chat import ChatStream
+from hybrid.errors import StreamError
 from hybrid.hooks import StreamHooks
-from hybrid.providers import Completion, DemoProvider
+from hybrid.providers import ChatRequest, Completion, DemoProvider, Reply, Usage
 from hybrid.sse import Event
-from hybrid.tools import Tool, ToolContext
+from hybrid.tools import Tool, ToolCall, ToolContext
 from tests.conftest import run_async
+from tests.test_tool_loop import ScriptedProvider, streamed
 
 QUESTION = "show only Asia and the top two products"
 
 
-def served(chat: hybrid.Chat, hooks: StreamHooks | None = None) -> ChatStream:
-    stream = ChatStream(DemoProvider(ttft=0, token_delay=0), hooks=hooks)
+def served(chat: hybrid.Chat, hooks: StreamHooks | None = None, provider: Any = None) -> ChatStream:
+    stream = ChatStream(provider or DemoProvider(ttft=0, token_delay=0), hooks=hooks)
     chat.stream = stream
     stream.serve([chat])
     return stream
 
 
 def answer_items(
-    chat: hybrid.Chat, context: list[Any], hooks: StreamHooks | None = None, question: str = QUESTION
+    chat: hybrid.Chat,
+    context: list[Any],
+    hooks: StreamHooks | None = None,
+    question: str = QUESTION,
+    provider: Any = None,
 ) -> list[Any]:
     """The items of `chat`'s answer to `question`, as the stream would write them."""
-    stream = served(chat, hooks)
+    stream = served(chat, hooks, provider)
 
     async def run() -> list[Any]:
         return [item async for item in stream._chat_answer(chat, [Message("user", question)], context)]
@@ -185,3 +193,96 @@ def test_stop_during_a_tool_round_cancels_the_running_async_tool_at_once() -> No
     names = run_async(run())
     assert names[-1] == "tool_call" and "tool_result" not in names
     assert seen["finally"] - seen["stopped"] < 0.1  # cancelled, not left to run its 30 s
+
+
+class UsageOnce:
+    """The demo model, reporting token usage on its first answer only (as a gateway may drop it)."""
+
+    name = "usage-once"
+    models = ("demo",)
+
+    def __init__(self) -> None:
+        self.demo = DemoProvider(ttft=0, token_delay=0)
+        self.reported: list[Usage | None] = []
+
+    def reply(self, request: ChatRequest) -> Reply:
+        return Reply(self._relay(self.demo.reply(request)))
+
+    async def _relay(self, reply: Reply) -> AsyncIterator[Any]:
+        async for delta in reply:
+            yield delta
+        assert reply.completion is not None
+        usage = reply.completion.usage if not self.reported else None
+        self.reported.append(usage)
+        yield dataclasses.replace(reply.completion, usage=usage)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_a_later_model_call_without_usage_keeps_the_tokens_of_the_earlier_ones_in_the_footer() -> None:
+    chat = hybrid.Chat("twice")
+
+    @chat.answer
+    async def answer(messages: list[Message]) -> AsyncIterator[Any]:
+        for _ in range(2):
+            async for part in chat.model(messages):
+                yield part
+
+    provider = UsageOnce()
+    (footer,) = events(answer_items(chat, [], provider=provider), "completion")
+    first, second = provider.reported
+    assert first is not None and second is None
+    assert (footer["prompt_tokens"], footer["completion_tokens"]) == (
+        first.prompt_tokens,
+        first.completion_tokens,
+    )
+
+
+def region_chat(**options: Any) -> hybrid.Chat:
+    """A Chat with the region in its context, a tool that moves it and one that reads it."""
+    chat = hybrid.Chat("regions", context=[State("region", "value")], **options)
+
+    @chat.tool
+    def show_only(region: Literal["Europe", "Asia"], context: ToolContext) -> str:
+        """Show only one region."""
+        context.set_props("region", {"value": region})
+        return f"showing {region}"
+
+    @chat.tool
+    def on_screen(context: ToolContext) -> str:
+        """The region on screen."""
+        return str(context.values[0])
+
+    return chat
+
+
+MOVE = (ToolCall("a", "show_only", '{"region": "Asia"}'), ToolCall("b", "on_screen", "{}"))
+READ = (ToolCall("c", "on_screen", "{}"),)
+
+
+def test_a_chats_tools_read_in_later_rounds_the_context_values_its_tools_changed() -> None:
+    provider = ScriptedProvider([(streamed(MOVE), MOVE), (streamed(READ), READ), (["Done."], ())])
+    items = answer_items(region_chat(), ["Europe"], provider=provider)
+    outputs = {result["id"]: result["output"] for result in events(items, "tool_result")}
+    assert outputs == {"a": "showing Asia", "b": "Europe", "c": "Asia"}  # `b` ran beside the move
+
+
+def test_the_tool_round_limit_is_the_chats_and_chat_model_may_set_its_own() -> None:
+    forever = ScriptedProvider([(streamed(READ), READ)], repeat_last=True)
+    with pytest.raises(StreamError, match="still calling tools after 2 rounds"):
+        answer_items(region_chat(max_tool_rounds=2), ["Europe"], provider=forever)
+    assert len(forever.requests) == 3
+
+    chat = region_chat(max_tool_rounds=2)
+
+    @chat.answer
+    async def answer(messages: list[Message], region: str) -> AsyncIterator[Any]:
+        async for part in chat.model(messages, max_tool_rounds=4):
+            yield part
+
+    again = ScriptedProvider([(streamed(READ), READ)], repeat_last=True)
+    with pytest.raises(StreamError, match="still calling tools after 4 rounds"):
+        answer_items(chat, ["Europe"], provider=again)
+    with pytest.raises(ValueError, match="max_tool_rounds must be at least 1"):
+        hybrid.Chat("none", max_tool_rounds=0)

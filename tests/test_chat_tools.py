@@ -196,7 +196,8 @@ def test_a_failing_tool_shows_its_error_in_its_card_and_the_answer_goes_on(page:
     wait_status(answer, "done")
     card = answer.locator(".tool-call")
     expect(card).to_have_attribute("data-status", "error")
-    expect(card.locator(".tool-output")).to_have_text("error: the tool failed (RuntimeError: the tool broke)")
+    # The exception's text (it may name hosts or paths) went to the model; the card says what failed.
+    expect(card.locator(".tool-output")).to_have_text("error: the tool failed (RuntimeError)")
     expect(card.locator(".tool-state")).to_contain_text("failed")
     assert answer.locator(".message-body").inner_text().startswith(ANSWER_START)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, get_args
 
+import httpx
 from playwright.sync_api import Page, expect
 
 import hybrid
@@ -20,8 +21,11 @@ from examples.chat_with_your_data import (
     summary,
     top_products,
 )
-from hybrid.tools import ToolContext
-from tests.conftest import Server
+from hybrid.parts import ToolCall, ToolResult
+from hybrid.providers import DemoProvider
+from hybrid.tools import ToolContext, answer_with_tools
+from tests.conftest import Server, run_async, signed
+from tests.sse_client import answer, parse
 from tests.watched import WATCH_CSP
 
 APP = "examples.chat_with_your_data:server"
@@ -31,7 +35,8 @@ def open_dashboard(page: Page, server: Server) -> None:
     page.add_init_script(WATCH_CSP)
     page.goto(server.url + "/")
     expect(page.locator("#assistant .empty-state")).to_be_visible()
-    expect(page.locator("#figure .gtitle")).to_have_text(f"{ALL}, 2007")
+    # Plotly's 3.5 MB script, then the figure's callback: past the default 5 s on a loaded machine.
+    expect(page.locator("#figure .gtitle")).to_have_text(f"{ALL}, 2007", timeout=15_000)
 
 
 def ask(page: Page, text: str) -> Any:
@@ -147,3 +152,65 @@ def test_the_model_gets_a_compact_summary_of_the_rows_on_screen() -> None:
     assert facts.splitlines()[0] == "Gapminder data for Europe, 2007: 30 countries."
     assert "highest Iceland (81.8)" in facts
     assert len(facts) < 1_000  # a summary, not the table
+
+
+MOVE_THEN_ASK = {"show_only": {"continent": "Asia"}, "show_year": {"year": 1977}, "top_products": {"n": 3}}
+
+
+def test_tools_of_a_later_round_answer_from_the_filters_the_earlier_round_moved(
+    serve: Any, simulator: Any
+) -> None:
+    # Each of two rounds calls all three tools; top_products is given no continent or year, so it reads
+    # the dashboard's: in the first round as the user left it, in the second as the first round moved it.
+    model = "sim+tools=show_only,show_year,top_products+tool_rounds=2+tool_args=" + json.dumps(
+        MOVE_THEN_ASK, separators=(",", ":")
+    )
+    server = serve(
+        APP,
+        env={"OPENAI_BASE_URL": simulator.openai_base_url, "OPENAI_API_KEY": "sim", "HYBRID_MODEL": model},
+    )
+    question = "Show only Asia in the year 1977 and tell me the top three products"
+    ticket = {
+        "chat": "assistant",
+        "messages": [{"role": "user", "content": question}],
+        "context": [ALL, 2007],
+    }
+    response = httpx.post(server.url + "/api/stream", json=signed(ticket), timeout=20)
+    assert response.status_code == 200, response.text
+    results = [json.loads(m.data) for m in parse(response.text) if m.event == "tool_result"]
+    by_round = [
+        {r["name"]: r["output"] for r in results[:3]},
+        {r["name"]: r["output"] for r in results[3:]},
+    ]
+    assert by_round[0]["show_only"] == "The dashboard shows Asia, 2007: 33 countries."  # as the round began
+    assert by_round[1]["show_only"] == "The dashboard shows Asia, 1977: 33 countries."
+    moved = top_products(3, ToolContext(values=("Asia", 1977)))
+    assert json.loads(by_round[0]["top_products"]) == top_products(3, ToolContext(values=(ALL, 2007)))
+    assert json.loads(by_round[1]["top_products"]) == moved
+    assert [row["country"] for row in moved] == ["Japan", "China", "India"]
+    assert answer(response.text)[1]
+    last = simulator.requests(model)[-1]["tool_results_received"]
+    assert json.loads(last[-1]["content"]) == moved  # what the model answers from
+
+
+def test_asked_for_another_continent_and_year_at_once_the_demo_answers_from_both() -> None:
+    # The demo calls the three tools in one round: they run at once, so top_products is told the
+    # continent and the year rather than reading the dashboard, which show_only and show_year are moving.
+    question = "Show only Asia in the year 1977 and tell me the top three products"
+    request = hybrid.ChatRequest([hybrid.Message("user", question)], model="demo")
+    context = ToolContext((ALL, 2007), keys=assistant.context_keys)
+
+    async def run() -> list[Any]:
+        provider = DemoProvider(ttft=0, token_delay=0)
+        return [part async for part in answer_with_tools(provider, request, assistant.toolbox, context)]
+
+    parts = run_async(run())
+    calls = {part.name: json.loads(part.arguments) for part in parts if isinstance(part, ToolCall)}
+    assert calls == {
+        "show_only": {"continent": "Asia"},
+        "show_year": {"year": 1977},
+        "top_products": {"n": 3, "continent": "Asia", "year": 1977},
+    }
+    (result,) = [p.output for p in parts if isinstance(p, ToolResult) and p.name == "top_products"]
+    assert json.loads(result) == top_products(3, ToolContext(values=("Asia", 1977)))
+    assert context.values == ("Asia", 1977)  # the dashboard as the answer left it

@@ -42,6 +42,7 @@ EXPORTED = {
     "sse_request",
     "stream_endpoint",
     "stream_on",
+    "to_item",
 }
 """Changing this set changes hybrid's API: a deliberate act, with the README updated."""
 

@@ -137,6 +137,8 @@ def test_a_repeated_id_and_name_are_not_doubled_and_a_missing_id_is_made_up() ->
         {"tool_calls": [{"index": "0", "function": {"arguments": "{}"}}]},
         {"tool_calls": [{"index": 0, "function": "show_only"}]},
         {"tool_calls": [{"index": 0, "function": {"arguments": {"n": 3}}}]},
+        {"tool_calls": ["x"]},
+        {"tool_calls": [None]},
     ],
 )
 def test_a_malformed_tool_call_fails_the_answer(delta: dict[str, Any]) -> None:

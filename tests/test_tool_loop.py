@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import pytest
 
+import hybrid
+from hybrid import Event, Reasoning
 from hybrid.errors import StreamError
 from hybrid.parts import SetProps, ToolCall, ToolCallDelta, ToolResult
 from hybrid.providers import ChatRequest, Completion, DemoProvider, Message, Reply
@@ -120,6 +122,24 @@ def test_a_round_of_calls_runs_them_sends_the_results_back_and_the_next_round_st
     )
 
 
+def test_every_part_the_loop_yields_becomes_text_or_its_named_event_on_the_wire() -> None:
+    calls = (ToolCall("b", "show_only", '{"region": "Asia"}'),)
+    thinking = Reasoning("Which region? ")
+    provider = ScriptedProvider([([thinking, "Let me look. ", *streamed(calls)], calls), (["Done."], ())])
+    items = [hybrid.to_item(part) for part in collect(provider, context=ToolContext(("Europe",)))]
+    assert [item if isinstance(item, str) else item.name for item in items] == [
+        "reasoning",
+        "Let me look. ",
+        *["tool_call_delta"] * 3,
+        "tool_call",
+        "tool_result",
+        "set_props",
+        "Done.",
+    ]
+    assert items[0] == Event("reasoning", "Which region? ")
+    assert items[7] == Event("set_props", {"id": "region", "props": {"value": "Asia"}})
+
+
 def test_a_model_that_keeps_calling_tools_is_stopped_with_a_notice_after_max_rounds() -> None:
     call = (ToolCall("a", "show_only", '{"region": "Asia"}'),)
     provider = ScriptedProvider([(streamed(call), call)], repeat_last=True)
@@ -135,6 +155,73 @@ def test_a_model_that_keeps_calling_tools_is_stopped_with_a_notice_after_max_rou
     assert raised.value.type == "tool_rounds"
     assert len(provider.requests) == 3
     assert sum(isinstance(p, ToolResult) for p in parts) == 2  # the third round's call never ran
+
+
+def on_screen(context: ToolContext) -> str:
+    """What the page shows."""
+    return f"{context.values[0]} ({context.values[1]})"
+
+
+def show_figure(context: ToolContext) -> str:
+    """Shows a figure of the region, and a note."""
+    context.set_props("region", {"figure": object()})  # not the value: not followed
+    context.set_props("note", {"value": "Americas"})  # another component: not followed
+    context.set_props("region", {"value": object()})  # not plain data: left to the page
+    return "shown"
+
+
+async def show_later(region: Literal["Europe", "Asia"], context: ToolContext) -> str:
+    """Show only one region, after a while."""
+    await asyncio.sleep(0.05)
+    context.set_props("region", {"value": region})
+    return f"showing {region}"
+
+
+PAGE_TOOLS = Toolbox([Tool.from_function(tool) for tool in (show_only, show_later, on_screen, show_figure)])
+PAGE = (("region", "value"), ({"type": "year", "index": 0}, "value"))
+
+
+def test_later_rounds_see_the_context_values_the_tools_changed_and_one_round_sees_them_as_it_began() -> None:
+    def call(call_id: str, name: str, arguments: str = "{}") -> ToolCall:
+        return ToolCall(call_id, name, arguments)
+
+    first = (call("a", "on_screen"), call("b", "show_only", '{"region": "Asia"}'), call("c", "show_figure"))
+    # Two calls of a round set the region: the later in the model's order wins, though it ends first.
+    second = (call("d", "on_screen"), call("e", "show_later", '{"region": "Europe"}'))
+    second += (call("g", "show_only", '{"region": "Asia"}'),)
+    third = (call("h", "on_screen"),)
+    rounds = [(streamed(calls), calls) for calls in (first, second, third)] + [(["Done."], ())]
+    context = ToolContext(("Europe", 2007), keys=PAGE)
+
+    async def run() -> list[Any]:
+        parts = answer_with_tools(ScriptedProvider(rounds), QUESTION, PAGE_TOOLS, context)
+        return [part async for part in parts]
+
+    results = {part.call_id: part.output for part in run_async(run()) if isinstance(part, ToolResult)}
+    assert (results["a"], results["d"], results["h"]) == ("Europe (2007)", "Asia (2007)", "Asia (2007)")
+    assert context.values == ("Asia", 2007)  # the answer's context, as the page is now
+
+
+def test_a_pattern_matching_id_in_the_context_is_followed_too() -> None:
+    def show_year(year: int, context: ToolContext) -> str:
+        """Show a year."""
+        context.set_props({"index": 0, "type": "year"}, {"value": year})
+        return "shown"
+
+    calls = (ToolCall("a", "show_year", '{"year": 1977}'),)
+    tools = Toolbox([Tool.from_function(show_year), Tool.from_function(on_screen)])
+    rounds = [
+        (streamed(calls), calls),
+        (streamed(calls[:0]), (ToolCall("b", "on_screen", "{}"),)),
+        (["."], ()),
+    ]
+    context = ToolContext(("Europe", 2007), keys=PAGE)
+
+    async def run() -> list[Any]:
+        return [part async for part in answer_with_tools(ScriptedProvider(rounds), QUESTION, tools, context)]
+
+    (last,) = [p.output for p in run_async(run()) if isinstance(p, ToolResult) and p.call_id == "b"]
+    assert last == "Europe (1977)"
 
 
 def test_stop_during_a_tool_cancels_the_async_tool_within_100_ms() -> None:

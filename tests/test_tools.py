@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from typing import Literal
@@ -10,6 +11,7 @@ from typing import Literal
 import pydantic
 import pytest
 
+from hybrid.parts import SetProps
 from hybrid.tools import Tool, Toolbox, ToolCall, ToolContext, ToolError, ToolResult
 from tests.conftest import run_async
 
@@ -104,9 +106,23 @@ def test_bad_arguments_go_back_to_the_model_and_the_function_never_runs(
 
 def test_a_raising_tool_reports_its_error_and_its_own_sentence_when_it_has_one() -> None:
     tool = Tool.from_function(broken)
-    assert call(tool, {"reason": "told"}).output == "error: the warehouse is closed today"
+    told = call(tool, {"reason": "told"})
+    assert told.output == told.event().data["output"] == "error: the warehouse is closed today"
     unexpected = call(tool, {"reason": "shelf"})
     assert unexpected.error and unexpected.output == "error: the tool failed (KeyError: 'shelf')"
+
+
+def test_the_page_is_shown_an_unexpected_exceptions_type_and_the_model_its_text_too() -> None:
+    def connect() -> str:
+        """Connects to the warehouse."""
+        raise ConnectionError("db-7.internal:5432 refused (password file /etc/warehouse/secret)")
+
+    result = call(Tool.from_function(connect), {})
+    assert result.output == (  # what the model reads, to try again or explain
+        "error: the tool failed (ConnectionError: db-7.internal:5432 refused (password file "
+        "/etc/warehouse/secret))"
+    )
+    assert result.event().data["output"] == "error: the tool failed (ConnectionError)"  # the card's
 
 
 def test_a_slow_tool_is_cancelled_at_its_timeout() -> None:
@@ -146,7 +162,7 @@ def test_a_sync_tool_past_its_timeout_is_abandoned_and_the_round_goes_on() -> No
 
     result = call(Tool.from_function(stuck, timeout=0.1), {"seconds": 1})
     assert result.error and result.output == "error: the tool did not finish within 0.1 s"
-    assert result.seconds < 0.5  # (`asyncio.run` then waits for the thread; a server's loop does not)
+    assert result.seconds < 0.5  # the answer goes on; the thread sleeps on, a daemon nobody waits for
 
 
 def test_a_timeout_the_tool_itself_hits_is_the_tools_failure_not_its_time_limit() -> None:
@@ -173,3 +189,93 @@ def test_a_failed_call_changes_nothing_on_the_page() -> None:
 def test_two_tools_cannot_share_a_name() -> None:
     with pytest.raises(ValueError, match="two tools are named 'slow'"):
         Toolbox([Tool.from_function(slow), Tool.from_function(slow)])
+
+
+@pytest.mark.parametrize(
+    ("function", "name"),
+    [
+        (lambda region: region, None),  # registers as `<lambda>`
+        (slow, "has space!"),
+        (slow, "x" * 65),
+        (slow, ""),
+    ],
+)
+def test_a_name_openai_would_refuse_is_refused_at_registration(function: object, name: str | None) -> None:
+    with pytest.raises(ValueError, match=r"a tool's name must be 1 to 64 letters, digits, _ or -"):
+        Tool.from_function(function, name=name)  # type: ignore[arg-type]
+
+
+def test_a_lambda_registers_under_a_name_of_its_own() -> None:
+    tool = Tool.from_function(lambda region: f"showing {region}", name="show-only_2")
+    assert tool.spec()["function"]["name"] == "show-only_2"
+    assert call(tool, {"region": "Asia"}).output == "showing Asia"
+
+
+def takes_args(*regions: str) -> str:
+    """Regions."""
+    return ", ".join(regions)
+
+
+def takes_kwargs(n: int, **options: str) -> str:
+    """Options."""
+    return str(options)
+
+
+def takes_positional_only(n: int, /) -> str:
+    """Positional."""
+    return str(n)
+
+
+@pytest.mark.parametrize(("function", "parameter"), [(takes_args, "*regions"), (takes_kwargs, "**options")])
+def test_a_function_taking_star_args_or_star_star_kwargs_is_refused_with_the_reason(
+    function: object, parameter: str
+) -> None:
+    with pytest.raises(TypeError) as refused:
+        Tool.from_function(function)  # type: ignore[arg-type]
+    assert str(refused.value) == (
+        f"the tool {function.__name__} takes {parameter}: the model sends named arguments "  # type: ignore[attr-defined]
+        "only, so each of a tool's parameters needs a name of its own"
+    )
+
+
+class Catalogue:
+    """Products in stock."""
+
+    def __init__(self, products: list[str]) -> None:
+        self.products = products
+
+    def __call__(self, n: int, context: ToolContext) -> list[str]:
+        """The first n products in stock."""
+        context.set_props("shown", {"value": n})
+        return self.products[:n]
+
+
+class AsyncCatalogue:
+    async def __call__(self, n: int) -> list[str]:
+        """The first n products, looked up."""
+        await asyncio.sleep(0)
+        return ["Bikes", "Helmets"][:n]
+
+
+def test_a_callable_object_is_a_tool_named_after_its_class_and_described_by_its_call() -> None:
+    tool = Tool.from_function(Catalogue(["Bikes", "Helmets", "Lights"]))
+    spec = tool.spec()["function"]
+    assert (spec["name"], spec["description"]) == ("Catalogue", "The first n products in stock.")
+    assert set(spec["parameters"]["properties"]) == {"n"}
+    result = call(tool, {"n": 2})
+    assert (result.output, result.changes) == ('["Bikes", "Helmets"]', (SetProps("shown", {"value": 2}),))
+    # An async `__call__` is awaited on the loop, not run on a thread (which would return a coroutine).
+    assert call(Tool.from_function(AsyncCatalogue(), name="lookup"), {"n": 1}).output == '["Bikes"]'
+
+
+def test_a_partial_is_a_tool_of_its_function_with_the_bound_arguments_hidden_from_the_model() -> None:
+    def products(region: Literal["Europe", "Asia"], n: int, shop: str) -> str:
+        """The products of a region."""
+        return f"{n} in {region} at {shop}"
+
+    tool = Tool.from_function(functools.partial(products, "Asia", shop="the main shop"))
+    spec = tool.spec()["function"]
+    assert (spec["name"], spec["description"]) == ("products", "The products of a region.")
+    assert set(spec["parameters"]["properties"]) == {"n"}
+    assert call(tool, {"n": 2}).output == "2 in Asia at the main shop"
+    assert "shop: Unexpected keyword argument" in call(tool, {"n": 2, "shop": "mine"}).output

@@ -16,7 +16,7 @@ from hybrid.providers.base import Delta, Usage
 
 
 class MalformedChunk(Exception):
-    """A chunk of the answer is not a JSON object."""
+    """A chunk of the answer is not a JSON object, or a piece of a tool call in it is not one."""
 
 
 class InStreamError(Exception):
@@ -154,7 +154,9 @@ class ChunkDecoder:
         if not isinstance(fragments, list):
             raise MalformedChunk
         for fragment in fragments:
-            function = fragment.get("function") if isinstance(fragment, dict) else None
+            if not isinstance(fragment, dict):
+                raise MalformedChunk
+            function = fragment.get("function")
             if function is None:
                 function = {}
             if not isinstance(function, dict):

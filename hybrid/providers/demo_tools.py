@@ -2,10 +2,11 @@
 
 A tool is named when every word of its name appears in the user's message (`show_only` in "show only
 Europe", `top_products` in "the top three products"; a plural counts). Its arguments come from the
-message too, each the one nearest to the words of the tool's name: a `Literal` (an enum) takes a choice
-the message mentions, a number takes digits or a number word ("three"), a string takes quoted text.
-What the message does not give is left out, so the tool's defaults apply (or validation says what is
-missing). After the results come back, the demo answers with them.
+message too, each the one nearest to the words of the parameter's name when the message says them
+("the year 1977"), else to the words of the tool's name: a `Literal` (an enum) takes a choice the
+message mentions, a number takes digits or a number word ("three") no other argument of the call took,
+a string takes quoted text. What the message does not give is left out, so the tool's defaults apply
+(or validation says what is missing). After the results come back, the demo answers with them.
 """
 
 from __future__ import annotations
@@ -79,29 +80,33 @@ def _same(seen: str, word: str) -> bool:
 
 def _arguments(schema: dict[str, Any], message: str, words: list[str], where: list[int]) -> dict[str, Any]:
     arguments: dict[str, Any] = {}
+    taken: set[int] = set()  # the words a value was taken from: each fills one argument
     for name, prop in (schema.get("properties") or {}).items():
-        value = _value(prop, message, words, where)
-        if value is not None:
-            arguments[name] = value
+        found = _value(prop, message, words, _named_at(name, words) or where, taken)
+        if found is not None:
+            taken.add(found[0])
+            arguments[name] = found[1]
     return arguments
 
 
-def _value(prop: dict[str, Any], message: str, words: list[str], where: list[int]) -> Any:
-    """The value of one parameter the message gives, nearest to the tool's name; None if it gives none."""
-    choices = prop.get("enum") or [
-        choice for option in prop.get("anyOf", []) for choice in option.get("enum", [])
-    ]
+def _value(
+    prop: dict[str, Any], message: str, words: list[str], where: list[int], taken: set[int]
+) -> tuple[int, Any] | None:
+    """Where the message gives one parameter's value, and the value: the one nearest to the
+    parameter's name if the message says it, else to the tool's (`where`); None if it gives none."""
+    options = prop.get("anyOf", [])
+    choices = prop.get("enum") or [choice for option in options for choice in option.get("enum", [])]
     if choices:
         mentioned = [(i, choice) for choice in choices for i in _mentions(choice, words)]
         return _nearest(mentioned, where)
-    kind = prop.get("type")
+    kind = prop.get("type") or next((o.get("type") for o in options if o.get("type") != "null"), None)
     if kind in ("integer", "number"):
-        numbers = [(i, _number(seen)) for i, seen in enumerate(words)]
-        value = _nearest([(i, n) for i, n in numbers if n is not None], where)
-        return int(value) if kind == "integer" and value is not None else value
+        numbers = [(i, _number(seen)) for i, seen in enumerate(words) if i not in taken]
+        found = _nearest([(i, n) for i, n in numbers if n is not None], where)
+        return (found[0], int(found[1])) if kind == "integer" and found is not None else found
     if kind == "string":
         quoted = _QUOTED.search(message)
-        return (quoted.group(1) or quoted.group(2)) if quoted else None
+        return (-1, quoted.group(1) or quoted.group(2)) if quoted else None
     return None
 
 
@@ -117,10 +122,10 @@ def _number(word: str) -> float | None:
     return _NUMBER_WORDS.get(word)
 
 
-def _nearest(candidates: list[tuple[int, Any]], where: list[int]) -> Any:
+def _nearest(candidates: list[tuple[int, Any]], where: list[int]) -> tuple[int, Any] | None:
     if not candidates:
         return None
-    return min(candidates, key=lambda item: min(abs(item[0] - i) for i in where))[1]
+    return min(candidates, key=lambda item: min(abs(item[0] - i) for i in where))
 
 
 def _shown(arguments: str) -> str:

@@ -2,9 +2,9 @@
 
 `POST /tools/stream` takes `{"model", "messages", "context", "max_rounds"}` (a test app: the client picks
 the model, so a test can give the simulator its directives) and streams the answer of the app's provider
-(the simulator through the openai provider, or the demo model) with the tools below. Text is sent as
-plain messages, every other part as its named event. `GET /tools/finished` tells when each slow tool's
-`finally` ran, by the id the request's context gave it.
+(the simulator through the openai provider, or the demo model) with the tools below, each part as
+`hybrid.to_item` writes it. `GET /tools/finished` tells when each slow tool's `finally` ran, by the id
+the request's context gave it.
 """
 
 from __future__ import annotations
@@ -85,12 +85,7 @@ async def tools_stream(request: Request) -> AsyncIterator[str | Event]:
         on_completion=rounds.append,
     )
     async for part in parts:
-        if type(part) is str:
-            yield part
-        elif isinstance(part, hybrid.SetProps):
-            yield Event("set_props", {"id": part.component_id, "props": part.props})
-        else:
-            yield part.event()  # type: ignore[union-attr]
+        yield hybrid.to_item(part)
     yield Event("rounds", [completion.finish_reason for completion in rounds])
 
 

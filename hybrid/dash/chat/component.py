@@ -20,7 +20,7 @@ from plotly.io.json import to_json_plotly
 
 from hybrid.parts import Part, Reasoning, SetProps
 from hybrid.providers.base import Message
-from hybrid.tools import DEFAULT_TIMEOUT, Tool, Toolbox
+from hybrid.tools import DEFAULT_TIMEOUT, MAX_ROUNDS, Tool, Toolbox
 
 if TYPE_CHECKING:
     from hybrid.chat import ChatStream
@@ -47,7 +47,7 @@ class Chat(html.Div):
     offered while the conversation is empty; `placeholder` is the composer's; `new_chat` adds a New chat
     button under it; `theme` is `auto` (the system's light or dark), `light` or `dark`. `control_ids`
     gives DOM ids to the controls inside (keys `prompt`, `send`, `stop`), for pages that address them
-    by id; by default they have none.
+    by id; by default they have none. `max_tool_rounds` bounds the rounds of tool calls of one answer.
     """
 
     def __init__(
@@ -63,6 +63,7 @@ class Chat(html.Div):
         control_ids: Mapping[str, str] | None = None,
         className: str = "",
         style: dict[str, Any] | None = None,
+        max_tool_rounds: int = MAX_ROUNDS,
     ) -> None:
         if not isinstance(id, str) or not id or "." in id or id.startswith("{"):
             raise ValueError(f"a Chat's id must be a non-empty string without '.', got {id!r}")
@@ -74,7 +75,13 @@ class Chat(html.Div):
         controls = dict(control_ids or {})
         if set(controls) - CONTROLS:
             raise ValueError(f"control_ids may name {', '.join(sorted(CONTROLS))}")
+        if max_tool_rounds < 1:
+            raise ValueError(f"max_tool_rounds must be at least 1, got {max_tool_rounds!r}")
         self.context = tuple(context)
+        self.context_keys = tuple((state.component_id, state.component_property) for state in self.context)
+        """Which (component, property) each context value is of: tools that set one change it for the
+        rounds of the answer that follow."""
+        self.max_tool_rounds = max_tool_rounds
         self.answer_func: AnswerFunc | None = None
         self.toolbox = Toolbox()
         """The tools `@chat.tool` registered, by name."""
@@ -148,7 +155,8 @@ class Chat(html.Div):
         Sync or async; its JSON schema comes from the signature and type hints, its description from the
         docstring (see `hybrid.tools.Tool.from_function`). What it returns is what the model sees; a
         parameter annotated `hybrid.tools.ToolContext` gets this Chat's context values as the user sent
-        them, and `context.set_props(id, props)` changes the page. The function is returned unchanged.
+        them (in later rounds of an answer, as its tools changed them), and `context.set_props(id,
+        props)` changes the page. The function is returned unchanged.
         """
 
         def register(func: ToolFunc) -> ToolFunc:
@@ -165,14 +173,16 @@ class Chat(html.Div):
         model: str | None = None,
         temperature: float | None = None,
         tools: bool = True,
+        max_tool_rounds: int | None = None,
     ) -> AsyncIterator[Part]:
         """Stream the server's provider's answer to `messages`, from inside an answer function.
 
         `system` is a system prompt put first; `model` one of the server's models (by default its first);
         `temperature` from 0 to 2. It yields text and `hybrid.Reasoning` (a reasoning model's thinking).
         When this Chat has tools (and `tools` is true), it runs the tool loop: the model may call them,
-        and the calls, their results and the page changes they ask for are parts too. Its token usage (of
-        every round) reaches the answer's footer and the metrics.
+        and the calls, their results and the page changes they ask for are parts too, for at most
+        `max_tool_rounds` rounds (by default the Chat's). Its token usage (of every round) reaches the
+        answer's footer and the metrics.
         """
         return self._attached().model_parts(
             messages,
@@ -180,6 +190,7 @@ class Chat(html.Div):
             model=model,
             temperature=temperature,
             tools=self.toolbox if tools else None,
+            max_tool_rounds=self.max_tool_rounds if max_tool_rounds is None else max_tool_rounds,
         )
 
     def parts(self, messages: Sequence[Message], context: Sequence[Any]) -> AsyncIterator[Part]:

@@ -1,0 +1,162 @@
+"""The threads sync tools run on: a bounded pool of their own, apart from asyncio's default executor.
+
+A sync tool runs on a thread so that a slow one stalls no stream. Past its timeout, or when the user
+stops the answer, it is given up, but a thread cannot be cancelled: it runs on until the function
+returns. On asyncio's default executor (`asyncio.to_thread`), which the server shares with the gzip of
+large responses, Dash's files, sync answer functions and DNS lookups, a few hung tools took every thread
+and the dashboard stopped loading. Here they can hold only the tool threads.
+
+A call waits for a free thread within its tool's timeout. When every thread is held by a call that was
+given up, a new call is refused at once (`ToolThreadsBusy`): those calls may never return, so waiting
+would only use up the new call's timeout. The threads are daemons, so a hung tool does not hold the
+process at exit either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hybrid.settings import Settings
+
+logger = logging.getLogger("hybrid.tools")
+
+
+class ToolThreadsBusy(Exception):
+    """Every tool thread is held by a call that was given up: a new call is not run."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"the server's {size} tool threads are all held by earlier calls that did not finish"
+        )
+
+
+class ThreadCall:
+    """One function on a tool thread: `started` once a thread took it; `await call.result()`.
+
+    Cancelling the task that awaits the result (the tool's timeout, a Stop) drops a call still waiting
+    for a thread, and gives up one that is running: its thread counts as held until the function returns.
+    """
+
+    __slots__ = ("_pool", "abandoned", "finished", "future", "name")
+
+    def __init__(self, pool: ToolThreads, name: str) -> None:
+        self._pool = pool
+        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.name = name
+        self.abandoned = False
+        self.finished = False
+
+    @property
+    def started(self) -> bool:
+        return self.future.running() or (self.future.done() and not self.future.cancelled())
+
+    async def result(self) -> Any:
+        try:
+            return await asyncio.wrap_future(self.future)
+        except asyncio.CancelledError:
+            if not self.future.cancel():  # already running: the thread goes on without us
+                self._pool.give_up(self)
+            raise
+
+
+class ToolThreads:
+    """At most `size` daemon threads, started as calls need them, for the sync tools of the process."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("a tool thread pool needs at least one thread")
+        self.size = size
+        self.held = 0
+        """Threads running a call that was given up."""
+        self._calls: queue.SimpleQueue[tuple[ThreadCall, Callable[[], Any]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+        self._waiting = 0
+
+    def submit(self, name: str, function: Callable[[], Any]) -> ThreadCall:
+        """Queue `function` (run in a copy of the caller's context); `ToolThreadsBusy` when every thread
+        is held by a call that was given up."""
+        call = ThreadCall(self, name)
+        context = contextvars.copy_context()
+        with self._lock:
+            if self.held >= self.size:
+                logger.warning("the tool %s was not run: all %d tool threads are held", name, self.size)
+                raise ToolThreadsBusy(self.size)
+            grow = self._idle <= self._waiting and self._threads < self.size  # no idle thread left for it
+            if grow:
+                self._threads += 1
+            self._waiting += 1
+            number = self._threads
+        self._calls.put((call, lambda: context.run(function)))
+        if grow:
+            threading.Thread(target=self._work, name=f"hybrid-tool-{number}", daemon=True).start()
+        return call
+
+    def give_up(self, call: ThreadCall) -> None:
+        """`call` is running and nobody waits for it any more: its thread is held until it returns."""
+        with self._lock:
+            if call.finished:
+                return
+            call.abandoned = True
+            self.held += 1
+            held = self.held
+        logger.warning(
+            "the tool %s was given up (its timeout, or a Stop) but its thread runs on until it returns; "
+            "%d of %d tool threads are held so",
+            call.name,
+            held,
+            self.size,
+        )
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            call, function = self._calls.get()
+            with self._lock:
+                self._idle -= 1
+                self._waiting -= 1
+            if not call.future.set_running_or_notify_cancel():
+                continue  # its caller gave up while it waited for a thread
+            started = time.monotonic()
+            try:
+                result = function()
+            except BaseException as exc:  # the caller's to handle, as an executor hands it over
+                self._finished(call, started)
+                call.future.set_exception(exc)
+            else:
+                self._finished(call, started)
+                call.future.set_result(result)
+
+    def _finished(self, call: ThreadCall, started: float) -> None:
+        with self._lock:
+            call.finished = True
+            if not call.abandoned:
+                return
+            self.held -= 1
+        seconds = time.monotonic() - started
+        logger.info(
+            "the given-up tool %s returned after %.1f s; its thread is free again", call.name, seconds
+        )
+
+
+_shared: ToolThreads | None = None
+_shared_lock = threading.Lock()
+
+
+def tool_threads() -> ToolThreads:
+    """The process's tool threads, `HYBRID_TOOL_THREADS` of them, made when the first sync tool runs."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = ToolThreads(Settings.from_env().tool_threads)
+        return _shared
