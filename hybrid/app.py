@@ -46,6 +46,7 @@ from hybrid.stores.shared import SharedState
 from hybrid.streaming import GENERIC_FAILURE, is_stream_endpoint, stream_endpoint
 from hybrid.supervisor import StreamSupervisor
 from hybrid.tickets import TicketSigner, secret_key
+from hybrid.tool_threads import ToolThreads
 
 logger = logging.getLogger("hybrid.app")
 
@@ -244,6 +245,7 @@ def _chat_stream(
         signer=TicketSigner(key, max_age=settings.ticket_seconds, nonces=shared.nonces() if shared else None),
         hooks=hooks,
         max_context_chars=settings.max_context_chars,
+        tool_threads=ToolThreads(settings.tool_threads),
     )
 
 

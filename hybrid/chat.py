@@ -39,6 +39,7 @@ from hybrid.providers.base import ChatRequest, Completion, Message, Provider, Us
 from hybrid.sse import Event
 from hybrid.streaming import Item, notice
 from hybrid.tickets import TicketSigner
+from hybrid.tool_threads import ToolThreads
 from hybrid.tools import MAX_ROUNDS, Toolbox, ToolContext, answer_with_tools
 
 CHAT_STREAM_PATH = "/api/stream"
@@ -142,6 +143,7 @@ class ChatStream:
         signer: TicketSigner | None = None,
         hooks: StreamHooks | None = None,
         max_context_chars: int = MAX_CONTEXT_CHARS,
+        tool_threads: ToolThreads | None = None,
     ) -> None:
         self.provider = provider
         self.models = tuple(models or provider.models)
@@ -152,6 +154,8 @@ class ChatStream:
         self.hooks = hooks or StreamHooks()
         """Told of the `Completion` of each answer that streamed to its end (metrics)."""
         self.max_context_chars = max_context_chars
+        self.tool_threads = tool_threads
+        """The threads the sync tools of its chats run on (None: a default pool)."""
         self.chats: dict[str, ChatAnswer] = {}
         """The chats this stream answers for, by id (`serve`)."""
 
@@ -312,7 +316,7 @@ class ChatStream:
                 turn.completed(completion)
 
         if tools:
-            context = turn.context if turn is not None else ToolContext()
+            context = turn.context if turn is not None else ToolContext(threads=self.tool_threads)
             parts = answer_with_tools(
                 self.provider, request, tools, context, max_rounds=max_tool_rounds, on_completion=completed
             )
@@ -345,7 +349,7 @@ class ChatStream:
         self, chat: ChatAnswer, messages: list[Message], context: list[Any]
     ) -> AsyncIterator[Item]:
         """A chat's answer: its parts as items, `meta` once it asks the model, `completion` at the end."""
-        turn = _Turn(ToolContext(tuple(context), keys=tuple(chat.context_keys)))
+        turn = _Turn(ToolContext(tuple(context), keys=tuple(chat.context_keys), threads=self.tool_threads))
         _turn.set(turn)  # this task streams this one answer: nothing to restore afterwards
         parts = chat.parts(messages, context)
         try:

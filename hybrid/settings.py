@@ -86,7 +86,7 @@ class Settings:
     tool_threads: int = _setting(
         "HYBRID_TOOL_THREADS",
         8,
-        "Threads sync tools run on, a pool of their own (read when the first one runs): a tool past its "
+        "Threads sync tools run on, a pool of the app's own: a tool past its "
         "timeout holds its thread until it returns, and while all of them are held so, new calls are "
         "refused at once (the model and the chat are told).",
         check=AT_LEAST_ONE,

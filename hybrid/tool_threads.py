@@ -149,14 +149,15 @@ class ToolThreads:
         )
 
 
-_shared: ToolThreads | None = None
-_shared_lock = threading.Lock()
+_fallback: ToolThreads | None = None
+_fallback_lock = threading.Lock()
 
 
-def tool_threads() -> ToolThreads:
-    """The process's tool threads, `HYBRID_TOOL_THREADS` of them, made when the first sync tool runs."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = ToolThreads(Settings.from_env().tool_threads)
-        return _shared
+def fallback_tool_threads() -> ToolThreads:
+    """Tool threads for tools run outside a hybrid app (a `ToolContext` made by hand): the default
+    number of them, made when first needed. An app's tools run on its own (`HYBRID_TOOL_THREADS`)."""
+    global _fallback
+    with _fallback_lock:
+        if _fallback is None:
+            _fallback = ToolThreads(Settings().tool_threads)
+        return _fallback

@@ -35,7 +35,7 @@ import pydantic
 from hybrid.errors import StreamError
 from hybrid.parts import Part, SetProps, ToolCall, ToolResult
 from hybrid.providers.base import ChatRequest, Completion, Message, Provider
-from hybrid.tool_threads import ThreadCall, ToolThreadsBusy, tool_threads
+from hybrid.tool_threads import ThreadCall, ToolThreads, ToolThreadsBusy, fallback_tool_threads
 
 __all__ = [
     "Tool",
@@ -73,6 +73,8 @@ class ToolContext:
     keys: tuple[tuple[str | dict[str, Any], str], ...] = ()
     """The (component id, property) each value is of, when known (a Chat's context `State`s): a call's
     `set_props` of one of them changes that value for the calls of the rounds that follow."""
+    threads: ToolThreads | None = None
+    """The threads sync tools run on: the app's (`HYBRID_TOOL_THREADS`); unset, a default pool."""
 
     def set_props(self, component_id: str | dict[str, Any], props: dict[str, Any]) -> None:
         """Change properties of a component of the page once the call returns (Dash's `set_props`)."""
@@ -210,7 +212,8 @@ class Tool:
                     return await self.function(**kwargs)
                 # A sync tool runs on a tool thread, so a slow one stalls no stream; past the timeout it
                 # is given up (a thread cannot be cancelled), and the answer goes on.
-                on_thread = tool_threads().submit(self.name, functools.partial(self.function, **kwargs))
+                threads = context.threads or fallback_tool_threads()
+                on_thread = threads.submit(self.name, functools.partial(self.function, **kwargs))
                 return await on_thread.result()
         except TimeoutError:
             if deadline.expired():

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hybrid import tool_threads
+import hybrid
 from hybrid.tool_threads import ThreadCall, ToolThreads, ToolThreadsBusy
 from hybrid.tools import Tool, ToolCall, ToolContext
 from tests.conftest import run_async, signed
@@ -115,9 +115,8 @@ def test_a_call_waiting_for_a_busy_thread_waits_and_one_given_up_while_waiting_n
     assert (gate.runs, dropped.runs, queued.runs) == (1, 0, 1)
 
 
-def test_a_sync_tool_that_never_got_a_thread_says_it_did_not_start(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sync_tool_that_never_got_a_thread_says_it_did_not_start() -> None:
     pool, gate = ToolThreads(1), Gate()
-    monkeypatch.setattr(tool_threads, "_shared", pool)
 
     def report() -> str:
         """A report."""
@@ -128,11 +127,17 @@ def test_a_sync_tool_that_never_got_a_thread_says_it_did_not_start(monkeypatch: 
         await asyncio.to_thread(gate.entered.wait, 5)
         try:
             tool = Tool.from_function(report, timeout=0.05)
-            return (await tool.call(ToolCall("c", "report", "{}"), ToolContext())).output
+            return (await tool.call(ToolCall("c", "report", "{}"), ToolContext(threads=pool))).output
         finally:
             gate.opened.set()
 
     assert run_async(run()) == "error: the tool did not start within 0.05 s: the tool threads were busy"
+
+
+def test_an_apps_sync_tools_run_on_threads_of_its_own_settings() -> None:
+    # Settings made in code reach the pool: nothing is read from the environment behind the app's back.
+    app = hybrid.create_app(settings=hybrid.Settings(tool_threads=3))
+    assert app.chat.tool_threads is not None and app.chat.tool_threads.size == 3
 
 
 APP = "tests.apps.tool_threads_app:server"
