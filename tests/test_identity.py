@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -266,7 +268,13 @@ class Launched:
         self.log = log
         with log.open("wb") as handle:
             self.process = subprocess.Popen(
-                argv, env=full_env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, pass_fds=pass_fds
+                argv,
+                env=full_env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                pass_fds=pass_fds,
+                start_new_session=True,  # a group of its own: gunicorn's workers are stopped with it
             )
 
     def output(self) -> str:
@@ -279,6 +287,16 @@ class Launched:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start:\n{self.output()}")
             time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server and every process it started, even ones its end left behind."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
 
 @pytest.fixture
@@ -294,8 +312,7 @@ def launch(tmp_path: Path) -> Iterator[object]:
 
     yield start
     for server in launched:
-        server.process.terminate()
-        server.process.wait(10)
+        server.stop()
 
 
 def uvicorn(app: str, bind: str | int) -> list[str]:
@@ -342,6 +359,7 @@ def test_a_public_server_with_a_paid_provider_and_no_guard_warns_at_start(
         with httpx.Client(transport=transport, timeout=10) as client:
             assert client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
         after_a_loopback_request = server.output()
+        server.stop()  # while its socket is there to remove
     assert (WARNING in at_start) is warned
     assert (WARNING in after_a_loopback_request) is warned
     if warned:
