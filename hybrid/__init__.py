@@ -13,6 +13,7 @@ from hybrid.auth import Authorize
 from hybrid.chat import ChatStream, read_json
 from hybrid.dash import route_url, serve_dash, sse_request, stream_on
 from hybrid.dash.chat import Chat
+from hybrid.dash.serve import signed_in_user
 from hybrid.errors import ApiError, StreamError
 from hybrid.hooks import StreamHooks, StreamOutcome
 from hybrid.limits import ClientLimiter
@@ -57,6 +58,7 @@ __all__ = [
     "read_json",
     "route_url",
     "serve_dash",
+    "signed_in_user",
     "sse_request",
     "stream_endpoint",
     "stream_on",

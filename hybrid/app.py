@@ -15,7 +15,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
+from starlette.status import WS_1008_POLICY_VIOLATION
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from hybrid.answers import Answers, answer_routes
 from hybrid.answers.metrics import AnswerInstruments, instruments_for
@@ -27,7 +29,7 @@ from hybrid.dash.serve import bridge_dash, with_files
 from hybrid.errors import ApiError, error_response, handle_api_error, handle_http_error
 from hybrid.health import Readiness
 from hybrid.hooks import StreamHooks
-from hybrid.identity import UserHeader, warn_if_open
+from hybrid.identity import Exposure, UserHeader
 from hybrid.limits import ClientLimiter
 from hybrid.logs import StreamLog
 from hybrid.metrics import Metrics
@@ -40,7 +42,7 @@ from hybrid.middleware import (
 )
 from hybrid.providers.base import Provider, ReportsFailures
 from hybrid.providers.select import provider_from_settings
-from hybrid.server import uvicorn_config
+from hybrid.server import bound_addresses
 from hybrid.settings import Settings
 from hybrid.stores.shared import SharedState
 from hybrid.streaming import GENERIC_FAILURE, is_stream_endpoint, stream_endpoint
@@ -60,7 +62,8 @@ class HybridApp(Starlette):
     stack does for them done here: the body limit, JSON errors, the security headers. Everything else
     takes the ordinary path through the middleware.
 
-    With `users` (`HYBRID_USER_HEADER`), every request must name its signed-in user, streams included.
+    With `users` (`HYBRID_USER_HEADER`), every request must name its signed-in user, streams and
+    websockets included. `exposure` warns when a public server lets anyone spend money.
 
     What the app is made of is in its attributes: `settings`, `provider`, `chat` (the chat stream, whose
     `issue` signs tickets), `streams` (the supervisor), `answers` (resumable answers), `authorize_hook`,
@@ -95,18 +98,20 @@ class HybridApp(Starlette):
         self.users = users
         self.stream_routes = tuple(stream_routes)
         self._stream_headers = security_headers(csp.for_other())
-        self._exposure_checked = False
+        self.exposure = Exposure(
+            paid=provider.name != "demo", guarded=users is not None or authorize_hook is not None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            if not self._exposure_checked:
-                self._check_exposure(scope)
+        if scope["type"] in ("http", "websocket"):
+            if self.exposure.watching and scope.get("server"):
+                self.exposure.check([scope["server"]])  # for servers that did not say where they listen
             if self.users is not None:
                 refusal = self.users.admit(scope)
                 if refusal is not None:
-                    refusal.raw_headers.extend(self._stream_headers)
-                    await refusal(scope, receive, send)
+                    await self._refuse(refusal, scope, receive, send)
                     return
+        if scope["type"] == "http":
             for route in self.stream_routes:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
@@ -126,18 +131,16 @@ class HybridApp(Starlette):
         response.raw_headers.extend(self._stream_headers)
         await response(scope, receive, send)
 
-    def check_exposure(self, host: str) -> None:
-        """Warn if the app listens on `host`, a public address, spending money for anyone."""
-        self._exposure_checked = True
-        guarded = self.users is not None or self.authorize_hook is not None
-        warn_if_open(host, paid=self.provider.name != "demo", guarded=guarded)
-
-    def _check_exposure(self, scope: Scope) -> None:
-        """On the first request, for servers that did not say where they listen when the app was built."""
-        server = scope.get("server")
-        if server:
-            self.check_exposure(server[0])
-        self._exposure_checked = True
+    async def _refuse(self, refusal: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer `refusal` (a 401 for want of a user); a websocket gets it as its handshake's answer
+        where the server can send one, else a close with policy violation (1008)."""
+        refusal.raw_headers.extend(self._stream_headers)
+        if scope["type"] == "http":
+            await refusal(scope, receive, send)
+        elif "websocket.http.response" in scope.get("extensions", {}):
+            await WebSocket(scope, receive, send).send_denial_response(refusal)
+        else:
+            await WebSocket(scope, receive, send).close(WS_1008_POLICY_VIOLATION)
 
 
 def create_app(
@@ -218,9 +221,9 @@ def create_app(
     # Dash answers every path it is given (its pages), so it serves what no route matches. As a catch-all
     # `Mount("/")` it would also take a wrong method on a native route, answering a page instead of 405.
     app.router.default = _dash_default(settings, dash_app, key, metrics)
-    server = uvicorn_config()
-    if server is not None and not server.uds and not server.fd:
-        app.check_exposure(server.host)  # at start-up, where operators look; other servers: first request
+    addresses = bound_addresses()
+    if addresses is not None:
+        app.exposure.check(addresses)  # at start-up, where operators look; other servers: on requests
     return app
 
 

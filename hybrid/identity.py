@@ -1,22 +1,25 @@
 """Who a request comes from: the user an authenticating proxy names in a header, else its address.
 
 With `HYBRID_USER_HEADER` set (e.g. `X-Forwarded-User`, as oauth2-proxy, Authelia, Pomerium and
-Cloudflare Access send it), `HybridApp` refuses every request without the header with 401 (the probes
-excepted) and keeps the user in the request's scope, where the limits, the tickets and the logs find it.
-The header is trusted as it is, so only the proxy may reach the app (see the README's Deployment).
+Cloudflare Access send it), `HybridApp` refuses every request and websocket without the header with 401
+(the probes excepted) and keeps the user in the request's scope, where the limits, the tickets and the
+logs find it. The header is trusted as it is, so only the proxy may reach the app (see the README's
+Deployment). Without a guard, `Exposure` warns when a server on a public address spends money for anyone.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Scope
 
 from hybrid.errors import error_response
+from hybrid.server import Address
 
 logger = logging.getLogger("hybrid.identity")
 
@@ -38,13 +41,34 @@ class UserHeader:
 
     def admit(self, scope: Scope) -> Response | None:
         """Record the request's user in `scope`; or the 401 to answer when it has none."""
-        user = Headers(scope=scope).get(self.name, "").strip()
-        if user and len(user) <= MAX_USER_CHARS and user.isprintable():
+        value = Headers(scope=scope).get(self.name, "")
+        user = user_name(value)
+        if user:
             scope[USER] = user
             return None
         if _route_path(scope) in self.open_paths:
             return None
-        return error_response(401, "unauthenticated", f"sign in first: the request has no {self.name} header")
+        if value.strip():
+            reason = (
+                f"the {self.name} header is malformed (not UTF-8, over {MAX_USER_CHARS} characters, "
+                "or with control characters)"
+            )
+        else:
+            reason = f"the request has no {self.name} header"
+        return error_response(401, "unauthenticated", f"sign in first: {reason}")
+
+
+def user_name(value: str) -> str | None:
+    """The user a header's `value` names, or None if it names none (blank or malformed).
+
+    Proxies send the name's UTF-8 bytes, which Starlette hands over decoded as Latin-1. Invalid UTF-8
+    is refused rather than replaced: two different names would otherwise become the same user.
+    """
+    try:
+        user = value.encode("latin-1").decode("utf-8").strip()
+    except UnicodeError:
+        return None
+    return user if user and len(user) <= MAX_USER_CHARS and user.isprintable() else None
 
 
 def user_of(scope: Scope) -> str | None:
@@ -52,6 +76,7 @@ def user_of(scope: Scope) -> str | None:
     return scope.get(USER)
 
 
+@functools.lru_cache(maxsize=64)  # asked per request while a paid, open server looks: its few addresses
 def is_loopback(host: str) -> bool:
     """Whether a server bound to `host` is reachable from this machine only."""
     if host == "localhost":
@@ -62,20 +87,47 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def warn_if_open(host: str, *, paid: bool, guarded: bool) -> bool:
-    """Warn, loudly, when a server on a public address spends money for anyone; True if it warned."""
-    if is_loopback(host) or not paid or guarded:
-        return False
-    logger.warning(
-        "hybrid listens on %s with a paid model provider and lets anyone chat: put it behind an "
-        "authenticating proxy and set HYBRID_USER_HEADER (e.g. X-Forwarded-User), or pass "
-        "create_app(authorize=...) to decide who may stream",
-        host,
-    )
-    return True
+def is_public(address: Address) -> bool:
+    """Whether a server listening on `address` is reachable from other machines: a TCP address other
+    than loopback. A Unix socket is local; a descriptor it was handed is unknown until requests come."""
+    return isinstance(address, tuple) and address[1] is not None and not is_loopback(address[0])
+
+
+class Exposure:
+    """Warns, once and loudly, when a server on a public address spends money for anyone.
+
+    The server's bound addresses are checked at start-up when it says what they are (uvicorn and
+    gunicorn do); then each request's local address is, until one is public. Checks stop at once when
+    nothing could warn: a free provider, or a guard (the user header, an authorize hook).
+    """
+
+    def __init__(self, *, paid: bool, guarded: bool) -> None:
+        self.watching = paid and not guarded
+
+    def check(self, addresses: Iterable[Address]) -> None:
+        """Warn if one of `addresses` is public (the first one seen, once)."""
+        if not self.watching:
+            return
+        public = next((address for address in addresses if is_public(address)), None)
+        if public is None:
+            return
+        self.watching = False
+        logger.warning(
+            "hybrid listens on %s:%s with a paid model provider and lets anyone chat: put it behind an "
+            "authenticating proxy and set HYBRID_USER_HEADER (e.g. X-Forwarded-User), or pass "
+            "create_app(authorize=...) to decide who may stream",
+            public[0],
+            public[1],
+        )
 
 
 def _route_path(scope: Scope) -> str:
-    """The path below where the app is mounted (Starlette keeps the full path in `path`)."""
+    """The path below where the app is mounted (Starlette keeps the full path in `path`).
+
+    Starlette's own `get_route_path` is private (`starlette._utils`): this follows it, a root path
+    counting only up to a `/`.
+    """
     path, root = scope["path"], scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path
+    if not root or not path.startswith(root) or path[len(root) : len(root) + 1] not in ("/", ""):
+        return path
+    return path[len(root) :]

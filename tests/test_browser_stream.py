@@ -6,6 +6,7 @@ import itertools
 import time
 
 from tests.conftest import Server
+from tests.watched import watched_page  # noqa: F401 (a fixture: this module's `page` is watched)
 
 
 def test_the_answer_grows_over_several_steps_before_it_settles(serve, page) -> None:

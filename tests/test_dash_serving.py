@@ -20,6 +20,7 @@ from dash import Dash, dcc, html
 from playwright.sync_api import expect
 
 from tests.conftest import Server, signed, start_server
+from tests.watched import watched_page  # noqa: F401 (a fixture: this module's `page` is watched)
 
 APP = "tests.apps.dash_serving:app"
 GZIP = {"accept-encoding": "gzip"}

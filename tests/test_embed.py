@@ -21,6 +21,7 @@ from playwright.sync_api import Page, Response, expect
 import hybrid
 from tests.conftest import Server, run_async, start_server
 from tests.sse_client import answer
+from tests.watched import watched_page  # noqa: F401 (a fixture: this module's `page` is watched)
 
 APP = "tests.apps.embedded:app"
 SECRET = "embed-test-secret-shared-by-every-worker"

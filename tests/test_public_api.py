@@ -39,6 +39,7 @@ EXPORTED = {
     "read_json",
     "route_url",
     "serve_dash",
+    "signed_in_user",
     "sse_request",
     "stream_endpoint",
     "stream_on",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -335,19 +336,20 @@ def test_html_and_script_links_in_an_answer_stay_inert(chat: Server, page: Page)
 def test_two_users_at_once_each_see_only_their_own_answer(chat: Server, browser: Any) -> None:
     contexts = [browser.new_context() for _ in range(2)]
     try:
-        pages = [context.new_page() for context in contexts]
-        for page, name in zip(pages, ("slow aardvark", "slow zebra"), strict=True):
-            open_chat(page, chat)
-            send(page, name)
-        for page in pages:  # both are streaming at the same time
-            expect(answer(page)).to_have_attribute("data-status", "streaming")
-        for page in pages:
-            wait_status(page, "done")
-        mine, theirs = body_text(pages[0]), body_text(pages[1])
-        assert "aardvark" in mine and "zebra" not in mine
-        assert "zebra" in theirs and "aardvark" not in theirs
-        for page in pages:
-            expect(page.locator(".conversation-item")).to_have_count(1)
+        with ExitStack() as watching:
+            pages = [watching.enter_context(watched(context.new_page())) for context in contexts]
+            for page, name in zip(pages, ("slow aardvark", "slow zebra"), strict=True):
+                open_chat(page, chat)
+                send(page, name)
+            for page in pages:  # both are streaming at the same time
+                expect(answer(page)).to_have_attribute("data-status", "streaming")
+            for page in pages:
+                wait_status(page, "done")
+            mine, theirs = body_text(pages[0]), body_text(pages[1])
+            assert "aardvark" in mine and "zebra" not in mine
+            assert "zebra" in theirs and "aardvark" not in theirs
+            for page in pages:
+                expect(page.locator(".conversation-item")).to_have_count(1)
     finally:
         for context in contexts:
             context.close()

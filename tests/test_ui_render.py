@@ -12,6 +12,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from hybrid.testing import long_markdown_answer
+from tests.watched import watched_page  # noqa: F401 (a fixture: this module's `page` is watched)
 
 
 def test_a_4000_token_answer_renders_in_linear_time(serve, page: Page) -> None:
