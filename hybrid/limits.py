@@ -34,27 +34,6 @@ def release_once(release: Callable[[], None]) -> Release:
     return once
 
 
-class Admission:
-    """The places one stream request holds (the server's, its client's); `release` gives back all of them.
-
-    Places are taken one by one, and a refusal can come at any step: whatever was taken by then is
-    given back by the same call, once.
-    """
-
-    __slots__ = ("_releases",)
-
-    def __init__(self) -> None:
-        self._releases: list[Release] = []
-
-    def hold(self, release: Release) -> None:
-        self._releases.append(release)
-
-    def release(self) -> None:
-        releases, self._releases = self._releases, []
-        for release in reversed(releases):
-            release()
-
-
 def client_of(request: Request) -> str:
     """Whom the limits count a request against: its signed-in user when known, else its address."""
     user = user_of(request.scope)

@@ -353,3 +353,62 @@ def test_an_ended_answer_is_kept_for_the_grace_after_its_last_reader_left() -> N
     seen, rest = run(scenario())
     assert rest is not None, "the answer was forgotten while its reader was still catching up"
     assert text_of(seen + rest.messages) == ("".join(f"{n} " for n in range(30)), True)
+
+
+def resume_outcomes(metrics: str) -> dict[str, float]:
+    prefix = 'hybrid_resumes_total{outcome="'
+    return {
+        line[len(prefix) :].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith(prefix)
+    }
+
+
+def test_a_resume_refused_by_a_stopping_worker_is_counted_as_shutting_down_not_unavailable() -> None:
+    import httpx
+
+    import hybrid
+    from hybrid.settings import Settings
+
+    app = hybrid.create_app(settings=Settings(secret_key="in-process"))
+
+    async def scenario() -> tuple[httpx.Response, str]:
+        app.streams.drain()  # SIGTERM
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            refused = await client.get("/api/stream/" + "A" * 22, headers={"Hybrid-Resume-Token": "t"})
+            return refused, (await client.get("/metrics")).text
+
+    refused, metrics = run(scenario())
+    assert (refused.status_code, refused.json()["error"]["type"]) == (503, "shutting_down")
+    assert resume_outcomes(metrics) == {"shutting_down": 1.0}
+
+
+def test_the_answer_url_under_a_mount_path_with_url_syntax_is_percent_encoded_and_resumes() -> None:
+    import httpx
+
+    import hybrid
+    from hybrid.settings import Settings
+    from hybrid.testing import chat_ticket
+
+    settings = Settings(secret_key="in-process", demo_ttft_ms=0, demo_token_ms=0)
+    app = hybrid.create_app(settings=settings)
+    root = "/team #1?x"
+
+    async def scenario() -> tuple[dict[str, str], httpx.Response]:
+        transport = httpx.ASGITransport(app=app, root_path=root)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = chat_ticket({"messages": [{"role": "user", "content": "hi"}]}, "in-process")
+            streamed = await client.post("/api/stream", json=body, headers={"Hybrid-Resumable": "1"})
+            head = json.loads(parse(streamed.text)[0].data)
+            # As a browser resolves it: the URL's own path, mount path included.
+            resumed = await client.get(
+                httpx.URL("http://test" + head["url"]).raw_path.decode(),
+                headers={"Hybrid-Resume-Token": head["token"], "Last-Event-ID": "1"},
+            )
+            return head, resumed
+
+    head, resumed = run(scenario())
+    assert head["url"] == f"/team%20%231%3Fx/api/stream/{head['id']}"
+    assert resumed.status_code == 200, resumed.text
+    assert text_of(parse(resumed.text))[1]  # the rest of the answer, to its [DONE]

@@ -39,6 +39,7 @@ from hybrid.limits import Release
 from hybrid.sse import Item
 from hybrid.streaming import EventStreamResponse
 from hybrid.supervisor import EndStream, StreamSupervisor
+from hybrid.urls import mounted
 
 logger = logging.getLogger("hybrid.answers")
 
@@ -47,6 +48,12 @@ ANSWER_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 ANSWER_PATH = "/api/stream/{answer_id}"
 """Where an answer is resumed (GET) and stopped (DELETE), relative to where the app is mounted."""
 TOKEN_HEADER = "hybrid-resume-token"
+_REFUSALS = {
+    AnswerStoreUnavailable().type: "unavailable",
+    "shutting_down": "shutting_down",
+    "server_busy": "busy",
+}
+"""The outcome a resume refused with a 503 is counted as, by the error's type."""
 
 
 class Answers:
@@ -121,7 +128,7 @@ class Answers:
         if self.instruments:
             self.instruments.buffered.inc()
         answer.start(source)
-        url = request.scope.get("root_path", "") + ANSWER_PATH.format(answer_id=answer_id)
+        url = mounted(request.scope.get("root_path", ""), ANSWER_PATH.format(answer_id=answer_id))
         head = sse.event("answer", {"id": answer_id, "token": token, "url": url})
         return self._response(answer.tail(0, head=head), keepalive_seconds, send_timeout)
 
@@ -295,6 +302,10 @@ class Answers:
         """Count a resume request by outcome (see `AnswerInstruments.resumes`)."""
         if self.instruments:
             self.instruments.resumes.labels(outcome).inc()
+
+    def resume_refused(self, error: ApiError) -> None:
+        """Count a refused resume: by its 503's cause, else as `refused`."""
+        self.count_resume(_REFUSALS.get(error.type, "refused"))
 
     def _store_error(self, operation: str) -> None:
         if self.instruments:

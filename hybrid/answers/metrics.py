@@ -21,7 +21,8 @@ class AnswerInstruments:
             "hybrid_resumes",
             "Resume requests, by outcome: `local` (served from this worker's memory), `shared` (from "
             "the shared store: another worker generated it), `gone` (204), `refused` (4xx), "
-            "`unavailable` (the shared store could not be reached).",
+            "`unavailable` (503: the shared store could not be reached), `shutting_down` (503: this "
+            "worker is stopping), `busy` (503: `HYBRID_MAX_STREAMS` reached).",
             ("outcome",),
             registry=registry,
         )
