@@ -412,3 +412,49 @@ def test_the_answer_url_under_a_mount_path_with_url_syntax_is_percent_encoded_an
     assert head["url"] == f"/team%20%231%3Fx/api/stream/{head['id']}"
     assert resumed.status_code == 200, resumed.text
     assert text_of(parse(resumed.text))[1]  # the rest of the answer, to its [DONE]
+
+
+def test_shutdown_ends_an_answer_that_redis_never_mirrored_with_the_notice_not_reconnect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from hybrid.testing import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # HYBRID_REDIS_URL is set, but Redis went down
+
+    async def scenario() -> CutClient:
+        redis_client = connect(url)
+        log = RedisAnswerLog(redis_client, url, max_frames=1000, reader_lease=5)
+        answers, upstream = hub(log), Upstream()
+        client = CutClient()
+        reading = asyncio.create_task(read(await start(answers, upstream()), client))
+        await asyncio.sleep(0.05)
+        answers.supervisor.drain()  # SIGTERM: nobody else could resume this answer
+        await reading
+        await answers.close()
+        await log.close()
+        await redis_client.aclose()
+        return client
+
+    with caplog.at_level("WARNING", logger="hybrid.answers"):
+        client = run(scenario())
+    assert "reconnect" not in [m.event for m in client.messages]
+    text, done = answer(client.body.decode())
+    assert done and text.endswith("The answer stopped: the server is restarting.**")
+    unreachable = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
+    assert unreachable and "TimeoutError" in unreachable[0], unreachable  # never an empty reason
+
+
+def test_the_answer_instruments_of_a_registry_are_made_once_and_do_not_keep_it_alive() -> None:
+    import gc
+    import weakref
+
+    from prometheus_client import CollectorRegistry
+
+    from hybrid.answers.metrics import instruments_for
+
+    registry = CollectorRegistry()
+    assert instruments_for(registry) is instruments_for(registry)  # one set per registry
+    gone = weakref.ref(registry)
+    del registry
+    gc.collect()
+    assert gone() is None, "the registry of an app that is gone is kept for the process's life"

@@ -10,8 +10,9 @@ Protocol (what a client speaks; the README's "Resumable answers" has it in full)
   the answer is gone (or the client has all of it); 401 without a token, 403 with a wrong one;
 * `DELETE url` with the token stops the answer now (204): the upstream request is closed at once. A
   connection that just drops is not a Stop: the answer goes on for the grace, waiting to be resumed;
-* when a worker shuts down with a shared store (Redis), its open streams end with `event: reconnect`:
-  resume them, another worker serves the rest while this one generates it.
+* when a worker shuts down with a shared store (Redis), the open streams of the answers mirrored there
+  end with `event: reconnect`: resume them, another worker serves the rest while this one generates it
+  (an answer Redis never got ends with the shutdown notice: nobody else could resume it).
 """
 
 from __future__ import annotations
@@ -87,11 +88,6 @@ class Answers:
     def enabled(self) -> bool:
         return self.grace > 0
 
-    @property
-    def shared(self) -> bool:
-        """Whether other workers can resume this worker's answers (a shared log)."""
-        return self.log is not None
-
     def __len__(self) -> int:
         """Answers held in memory now: generating, or kept for resumes."""
         return len(self._answers)
@@ -130,7 +126,9 @@ class Answers:
         answer.start(source)
         url = mounted(request.scope.get("root_path", ""), ANSWER_PATH.format(answer_id=answer_id))
         head = sse.event("answer", {"id": answer_id, "token": token, "url": url})
-        return self._response(answer.tail(0, head=head), keepalive_seconds, send_timeout)
+        return self._response(
+            answer.tail(0, head=head), keepalive_seconds, send_timeout, mirrored=log is not None
+        )
 
     async def _open_in_log(self, answer_id: str, digest: bytes) -> AnswerLog | None:
         """The shared log the answer is mirrored to; None (resumable here only) if it is unreachable."""
@@ -145,7 +143,7 @@ class Answers:
         except Exception as exc:
             self._store_error("open")
             logger.warning(
-                "the answer store is unreachable (%s): this answer resumes in this worker only", exc
+                "the answer store is unreachable (%r): this answer resumes in this worker only", exc
             )
             return None
         return log
@@ -180,6 +178,7 @@ class Answers:
             _check_kept(after, first=frames.first)
             self.count_resume("local")
             source: AsyncIterator[bytes] = answer.tail(after)
+            mirrored = answer.log is not None
         elif self.log is not None:
             try:
                 logged = await self.log.lookup(answer_id)
@@ -194,9 +193,10 @@ class Answers:
             _check_kept(after, first=logged.first)
             self.count_resume("shared")
             source = self.log.tail(answer_id, after)
+            mirrored = True
         else:
             return None
-        return self._response(source, keepalive_seconds, send_timeout, release=release)
+        return self._response(source, keepalive_seconds, send_timeout, release=release, mirrored=mirrored)
 
     async def stop(self, answer_id: str, token: str | None, *, user: str | None) -> None:
         """The client's Stop: end the answer now, in whichever worker generates it."""
@@ -234,8 +234,11 @@ class Answers:
         keepalive_seconds: float,
         send_timeout: float,
         *,
+        mirrored: bool,
         release: Release | None = None,
     ) -> EventStreamResponse:
+        """A response reading an answer. At shutdown it tells its client to reconnect only if the answer
+        is `mirrored` to the shared log: else nobody could resume it, and it ends with the notice."""
         return EventStreamResponse(
             source,
             keepalive_seconds=keepalive_seconds,
@@ -243,7 +246,7 @@ class Answers:
             supervisor=self._tails,
             on_close=release,
             framed=True,
-            reconnect_at_shutdown=self.shared,
+            reconnect_at_shutdown=mirrored,
         )
 
     def _ended(self, answer: Answer, reason: StopReason | None) -> None:

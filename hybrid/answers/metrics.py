@@ -6,7 +6,7 @@ ends.
 
 from __future__ import annotations
 
-import functools
+import weakref
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -54,7 +54,13 @@ class AnswerInstruments:
         )
 
 
-@functools.cache
+_INSTRUMENTS: weakref.WeakKeyDictionary[CollectorRegistry, AnswerInstruments] = weakref.WeakKeyDictionary()
+"""Weak: an app's registry (and these) go when the app goes; the instruments do not refer back to it."""
+
+
 def instruments_for(registry: CollectorRegistry) -> AnswerInstruments:
     """One set per registry: the apps of a process share one in multiprocess mode (see `hybrid.metrics`)."""
-    return AnswerInstruments(registry)
+    instruments = _INSTRUMENTS.get(registry)
+    if instruments is None:
+        instruments = _INSTRUMENTS[registry] = AnswerInstruments(registry)
+    return instruments
