@@ -458,3 +458,32 @@ def test_the_answer_instruments_of_a_registry_are_made_once_and_do_not_keep_it_a
     del registry
     gc.collect()
     assert gone() is None, "the registry of an app that is gone is kept for the process's life"
+
+
+def test_a_grace_of_zero_turns_resuming_off_a_resumable_request_gets_a_plain_stream() -> None:
+    import httpx
+
+    import hybrid
+    from hybrid.settings import Settings
+    from hybrid.testing import chat_ticket
+
+    settings = Settings(secret_key="in-process", resume_grace_seconds=0, demo_ttft_ms=0, demo_token_ms=0)
+    app = hybrid.create_app(settings=settings)
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = chat_ticket({"messages": [{"role": "user", "content": "hi"}]}, "in-process")
+            streamed = await client.post("/api/stream", json=body, headers={"Hybrid-Resumable": "1"})
+            resumed = await client.get(
+                "/api/stream/" + "A" * 22, headers={"Hybrid-Resume-Token": "t", "Last-Event-ID": "1"}
+            )
+            return streamed, resumed
+
+    streamed, resumed = run(scenario())
+    messages = parse(streamed.text)
+    assert "answer" not in [m.event for m in messages]  # no answer to resume is named ...
+    assert "id:" not in streamed.text  # ... and no event numbers: nothing to resume from
+    text, done = text_of(messages)
+    assert done and text
+    assert resumed.status_code == 204

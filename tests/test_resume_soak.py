@@ -2,7 +2,8 @@
 
 Every answer must arrive whole (no text lost or repeated) however often it was cut; afterwards no answer
 is buffered in any worker, no answer key is left in Redis, Redis holds no more connections than before,
-and the workers' memory is back within 10 %. `make test` runs it small; `make soak` at 300 answers a round.
+no worker's event loop holds more tasks than after the warm-up, and the workers' memory is back within
+10 %. `make test` runs it small; `make soak` at 300 answers a round.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import json
 import os
 import random
-import sys
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,6 +100,36 @@ def _cmdline(proc: Path) -> str:
         return ""
 
 
+def tasks_per_worker(server: Server) -> dict[int, int]:
+    """The tasks in each worker's event loop (`tests.apps.counted`): asked of one worker at a time while
+    the others are frozen, so that it is the one that answers."""
+    pids = workers(server)
+    counts = {}
+    for pid in pids:
+        others = [other for other in pids if other != pid]
+        for other in others:
+            os.kill(other, signal.SIGSTOP)
+        try:
+            reply = httpx.get(server.url + "/_tasks", timeout=5).json()
+        finally:
+            for other in others:
+                os.kill(other, signal.SIGCONT)
+        assert reply["pid"] == pid
+        counts[pid] = reply["tasks"]
+    return counts
+
+
+def tasks_settled(server: Server, baseline: dict[int, int]) -> dict[int, int]:
+    """The workers' tasks once none holds more than at `baseline` (the last ones may still be ending),
+    or when the wait is over."""
+    deadline = time.monotonic() + 5
+    while True:
+        counts = tasks_per_worker(server)
+        if all(counts[pid] <= baseline[pid] for pid in baseline) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.1)
+
+
 def settled(server: Server, redis: RedisProcess) -> tuple[float, int, int, int]:
     """Answers buffered in the workers, answer keys in Redis, and hybrid's Redis connections (pooled,
     and of resumes), once the answers are gone or the wait is over."""
@@ -118,20 +149,25 @@ def settled(server: Server, redis: RedisProcess) -> tuple[float, int, int, int]:
 
 
 def test_random_drops_and_resumes_across_two_workers_lose_nothing_and_leave_nothing(
-    serve: Callable[..., Server], redis_server: RedisProcess
+    serve: Callable[..., Server], redis_server: RedisProcess, tmp_path: Path
 ) -> None:
     whole_answer_text = demo_answer()
+    (tmp_path / "metrics").mkdir()
     server = serve(
-        command=[sys.executable, "-m", "hybrid", "--workers", "2"],
+        "tests.apps.counted:app",
+        args=("--workers", "2"),
         env={
             "HYBRID_REDIS_URL": redis_server.url_of(DB),
             "HYBRID_RESUME_GRACE_SECONDS": str(GRACE),
             "HYBRID_CLIENT_STREAMS": "0",
             "HYBRID_DEMO_TOKEN_MS": "5",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),  # /metrics sums both workers
         },
     )
     outcomes = [run_async(soak_round(server))]  # warm-up: first-use allocations, caches, pool connections
     assert settled(server, redis_server)[:2] == (0, 0)
+    time.sleep(0.5)  # the warm-up's last connections close
+    baseline_tasks = tasks_per_worker(server)
     baseline_rss = sum(rss_kib(pid) for pid in workers(server))
     after = []
     for _ in range(ROUNDS):
@@ -140,10 +176,14 @@ def test_random_drops_and_resumes_across_two_workers_lose_nothing_and_leave_noth
         assert (buffered, keys) == (0, 0), "answers stayed buffered after every client left"
         assert tails == 0, "connections of finished resumes were left open"
         assert pooled <= 2 * (POOL_CONNECTIONS + 1), pooled  # each worker's pool and its stop channel
+        tasks = tasks_settled(server, baseline_tasks)
+        assert all(tasks[pid] <= baseline_tasks[pid] for pid in baseline_tasks), (
+            f"tasks left behind: {tasks} per worker, {baseline_tasks} after the warm-up"
+        )
         after.append(sum(rss_kib(pid) for pid in workers(server)))
     print(
-        f"resume soak: {ANSWERS} answers x {ROUNDS} rounds; "
-        f"RSS {baseline_rss} KiB after warm-up, then {after} KiB"
+        f"resume soak: {ANSWERS} answers x {ROUNDS} rounds; tasks per worker {baseline_tasks} after "
+        f"warm-up, then {tasks}; RSS {baseline_rss} KiB after warm-up, then {after} KiB"
     )
     for round_outcomes in outcomes:
         assert round_outcomes.count("abandoned") == int(ANSWERS * ABANDON_SHARE)

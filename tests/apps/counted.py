@@ -1,0 +1,20 @@
+"""`hybrid.main`'s app with one route more, `GET /_tasks`: the pid of the worker that answers and the tasks
+of its event loop (the request's own included), so a soak can count what its answers left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+import hybrid
+
+
+async def tasks(request: Request) -> JSONResponse:
+    return JSONResponse({"pid": os.getpid(), "tasks": len(asyncio.all_tasks())})
+
+
+app = hybrid.create_app(routes=[Route("/_tasks", tasks)])
