@@ -1,5 +1,6 @@
 """`hybrid.main`'s app with one route more, `GET /_tasks`: the pid of the worker that answers and the tasks
-of its event loop (the request's own included), so a soak can count what its answers left behind."""
+of its event loop (the request's own included) by coroutine, so a soak can count what its answers left
+behind."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import hybrid
 
 
 async def tasks(request: Request) -> JSONResponse:
-    return JSONResponse({"pid": os.getpid(), "tasks": len(asyncio.all_tasks())})
+    names = sorted(getattr(task.get_coro(), "__qualname__", "?") for task in asyncio.all_tasks())
+    return JSONResponse({"pid": os.getpid(), "tasks": names})
 
 
 app = hybrid.create_app(routes=[Route("/_tasks", tasks)])
