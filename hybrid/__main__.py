@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import tempfile
@@ -10,7 +11,9 @@ import tempfile
 import uvicorn
 
 from hybrid import logs
+from hybrid.providers.select import provider_from_settings
 from hybrid.settings import LOG_FORMATS, LOG_LEVELS, PROVIDERS, Settings, SettingsError
+from hybrid.stores.redis import RedisUnavailable, check_reachable
 
 OVERRIDES = {
     "provider": "HYBRID_PROVIDER",
@@ -23,10 +26,9 @@ MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m hybrid", description=__doc__)
-    parser.add_argument("--host", default=settings.host, help="interface to bind (HOST)")
-    parser.add_argument("--port", type=int, default=settings.port, help="port to listen on (PORT)")
+    parser.add_argument("--host", help="interface to bind (HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (PORT)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--provider", choices=PROVIDERS[1:], help="where answers come from (HYBRID_PROVIDER)")
     parser.add_argument("--model", help="the model, or Azure deployment, to answer with (HYBRID_MODEL)")
@@ -38,13 +40,11 @@ def main(argv: list[str] | None = None) -> None:
             os.environ[variable] = getattr(args, option)
     try:
         settings = Settings.from_env()
+        check_before_start(settings, workers=args.workers)
     except SettingsError as exc:
         parser.error(str(exc))
-    if args.workers > 1 and not settings.secret_key:
-        parser.error(
-            "HYBRID_SECRET_KEY must be set to run several workers: each would sign chat tickets with its "
-            "own random key and reject the others'"
-        )
+    except RedisUnavailable as exc:
+        parser.exit(1, f"{parser.prog}: {exc}\n")
     metrics_dir = None
     if args.workers > 1 and MULTIPROC_DIR not in os.environ:
         # Each worker counts in files of its own there, and /metrics adds them up (see hybrid.metrics).
@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         uvicorn.run(
             "hybrid.main:app",
-            host=args.host,
-            port=args.port,
+            host=settings.host if args.host is None else args.host,
+            port=settings.port if args.port is None else args.port,
             workers=args.workers,
             log_level=settings.log_level,
             log_config=logs.dict_config(settings),
@@ -62,6 +62,19 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def check_before_start(settings: Settings, *, workers: int) -> None:
+    """What would stop every worker from starting, checked once before any starts (each worker would
+    otherwise fail the same way): `SettingsError` or `RedisUnavailable` says what is wrong."""
+    if workers > 1 and not settings.secret_key:
+        raise SettingsError(
+            "HYBRID_SECRET_KEY must be set to run several workers: each would sign chat tickets with its "
+            "own random key and reject the others'"
+        )
+    asyncio.run(provider_from_settings(settings).aclose())  # the provider's settings, not its server
+    if settings.redis_url:
+        check_reachable(settings.redis_url)
 
 
 if __name__ == "__main__":

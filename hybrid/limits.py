@@ -34,27 +34,6 @@ def release_once(release: Callable[[], None]) -> Release:
     return once
 
 
-class Admission:
-    """The places one stream request holds (the server's, its client's); `release` gives back all of them.
-
-    Places are taken one by one, and a refusal can come at any step: whatever was taken by then is
-    given back by the same call, once.
-    """
-
-    __slots__ = ("_releases",)
-
-    def __init__(self) -> None:
-        self._releases: list[Release] = []
-
-    def hold(self, release: Release) -> None:
-        self._releases.append(release)
-
-    def release(self) -> None:
-        releases, self._releases = self._releases, []
-        for release in reversed(releases):
-            release()
-
-
 def client_of(request: Request) -> str:
     """Whom the limits count a request against: its signed-in user when known, else its address."""
     user = user_of(request.scope)
@@ -95,6 +74,8 @@ class ClientLimiter:
     address). A limit of 0 is off.
     The table remembers at most `max_clients` clients: when it is full, the client seen longest ago with
     nothing open is forgotten (it starts again with a full bucket, as it would after a minute's pause).
+    Clients with streams open are kept apart from the idle ones, so finding that client is O(1) however
+    many clients stream.
     """
 
     def __init__(self, *, per_minute: int, burst: int, concurrent: int, max_clients: int = 100_000) -> None:
@@ -102,20 +83,22 @@ class ClientLimiter:
         self.burst = max(burst, 1)
         self.concurrent = concurrent
         self.max_clients = max_clients
-        self._clients: OrderedDict[str, _Client] = OrderedDict()  # least recently seen first
+        self._idle: OrderedDict[str, _Client] = OrderedDict()  # nothing open; least recently seen first
+        self._streaming: dict[str, _Client] = {}  # with a stream open: never forgotten
 
     def __len__(self) -> int:
-        return len(self._clients)
+        return len(self._idle) + len(self._streaming)
 
     def admit(self, key: str) -> Release:
         """Count a new stream for the client `key`, or raise 429; call the result when it ends."""
         now = time.monotonic()
-        client = self._clients.get(key)
+        client = self._streaming.get(key)
         if client is None:
-            self._make_room()
-            client = self._clients[key] = _Client(tokens=self.burst, updated=now)
-        else:
-            self._clients.move_to_end(key)
+            client = self._idle.pop(key, None)
+            if client is None:
+                self._make_room()
+                client = _Client(tokens=self.burst, updated=now)
+            self._idle[key] = client  # seen now; it moves on once admitted
         if self.concurrent and client.active >= self.concurrent:
             raise too_many_streams(self.concurrent)
         if self.rate:
@@ -124,33 +107,28 @@ class ClientLimiter:
             if client.tokens < 1:
                 raise rate_limited(math.ceil((1 - client.tokens) / self.rate))
             client.tokens -= 1
+        if not client.active:
+            del self._idle[key]
+            self._streaming[key] = client
         client.active += 1
 
         def release() -> None:
             client.active -= 1
+            if not client.active:
+                del self._streaming[key]
+                self._idle[key] = client  # seen now, as it ends
 
         return release_once(release)
 
     def _make_room(self) -> None:
-        """Forget the least recently seen idle client while the table is full.
-
-        Clients with open streams met on the way move to the back: they are in use. Each is moved at most
-        once per call, and there are no more of them than open streams, so a new client costs O(1)
-        amortised whatever the table holds.
-        """
-        clients = self._clients
-        busy = 0
-        while len(clients) >= self.max_clients and busy < len(clients):
-            key, client = next(iter(clients.items()))
-            if client.active:
-                clients.move_to_end(key)
-                busy += 1
-            else:
-                del clients[key]
-        if len(clients) >= self.max_clients:
+        """Forget the idle client seen longest ago when the table is full; 503 if every client streams."""
+        if len(self) < self.max_clients:
+            return
+        if not self._idle:
             raise ApiError(
                 503,
                 "server_busy",
                 "the server is streaming for as many clients as it can; retry shortly",
                 headers={"Retry-After": "5"},
             )
+        self._idle.popitem(last=False)

@@ -8,8 +8,9 @@ differs from both, on purpose:
   ASGI spec version), the supervisor at shutdown, and one self-re-arming timer when a write has been
   blocked for `send_timeout` (a client that stopped reading). The same timer sends a keep-alive comment
   when the source has been silent; no task or timer is made per event;
-* writes go out one at a time, and every one of them (the keep-alive and the final empty body too) is
-  watched by that timer, so a client that stops reading at any moment is dropped in time;
+* writes go out one at a time (each waits for a keep-alive in flight), and every one of them (the
+  keep-alive and the final empty body too) is watched by that timer, so a client that stops reading at
+  any moment is dropped in time;
 * a source that raises ends the stream with an `error` event, a visible notice and `[DONE]`: an answer
   never just stops.
 
@@ -27,18 +28,16 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from hybrid import sse
-from hybrid.auth import Authorize, authorize
+from hybrid.admission import Admission, admitted
+from hybrid.auth import Authorize
 from hybrid.errors import ApiError, StreamError
 from hybrid.hooks import StreamOutcome, StreamStatus
-from hybrid.identity import user_of
-from hybrid.limits import Admission, Release, client_of
-from hybrid.logs import bind_request_id
+from hybrid.limits import Release, client_of
 from hybrid.sse import GENERIC_FAILURE, SHUTDOWN_NOTICE, Item, notice
 from hybrid.supervisor import StreamSupervisor, StreamWatch
 
@@ -115,12 +114,8 @@ def stream_endpoint(
         host = host if isinstance(host, StreamHost) else None
         streams = supervisor or (host.streams if host else own_supervisor)
         answers = host.answers if host and request.headers.get(RESUMABLE_HEADER) == "1" else None
-        # In this task's context: the stream's log lines, its provider request and its response carry it.
-        request_id = bind_request_id(request.headers.get("x-request-id"), signed_in=user_of(request.scope))
-        admission = Admission()
-        try:
-            await authorize(request, host.authorize_hook if host else None)  # before it costs anything
-            admission.hold(streams.admit())
+
+        async def respond(admission: Admission) -> Response:
             if limiter is not None:
                 taken = limiter.admit(client_of(request))
                 admission.hold(await taken if inspect.isawaitable(taken) else taken)
@@ -130,33 +125,30 @@ def stream_endpoint(
             source = func(request)
             if inspect.isawaitable(source):
                 source = await source
-        except (ApiError, HTTPException) as exc:
-            admission.release()
-            error = exc if isinstance(exc, ApiError) else ApiError.from_http(exc)
-            streams.refused(error)
-            return error.response()
-        except BaseException:
-            admission.release()
-            raise
-        if answers is not None and answers.enabled:
-            # The answer holds the places from now on: it may generate on after this response ended.
-            response: Response = await answers.start(
-                source,
-                request,
-                release=admission.release,
-                keepalive_seconds=keepalive_seconds,
-                send_timeout=send_timeout,
-            )
-        else:
-            response = EventStreamResponse(
-                source,
-                keepalive_seconds=keepalive_seconds,
-                send_timeout=send_timeout,
-                supervisor=streams,
-                on_close=admission.release,
-            )
-        response.headers["X-Request-ID"] = request_id
-        return response
+            try:
+                if answers is not None and answers.enabled:
+                    # The answer holds the places from now on: it may generate on after this response.
+                    return await answers.start(
+                        source,
+                        request,
+                        release=admission.release,
+                        keepalive_seconds=keepalive_seconds,
+                        send_timeout=send_timeout,
+                    )
+                return EventStreamResponse(
+                    source,
+                    keepalive_seconds=keepalive_seconds,
+                    send_timeout=send_timeout,
+                    supervisor=streams,
+                    on_close=admission.release,
+                )
+            except BaseException:
+                await close_source(source)  # nothing will read it: let it free what it holds now
+                raise
+
+        return await admitted(
+            request, respond, streams=streams, authorize_hook=host.authorize_hook if host else None
+        )
 
     mark_stream_endpoint(endpoint)
     endpoint.__name__ = getattr(func, "__name__", "stream")
@@ -165,6 +157,13 @@ def stream_endpoint(
 
 
 _STREAM_ENDPOINT = "_hybrid_stream_endpoint"
+
+
+async def close_source(source: AsyncIterator[Any]) -> None:
+    """Close `source` (an async generator's `finally` runs; an upstream request closes), if it can be."""
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 async def _read_body(request: Request) -> None:
@@ -284,6 +283,11 @@ class EventStreamResponse(Response):
     async def _after_stop(self, send: Send) -> None:
         """Finish a stream that `_stop` cancelled; the source is closed already."""
         if self._outcome == "shutdown":
+            # A keep-alive blocked now would hold the notice back until the client drops: give it up.
+            keepalive, self._keepalive = self._keepalive, None
+            if keepalive is not None:
+                keepalive.cancel()
+                await asyncio.wait([keepalive])
             if self.reconnect_at_shutdown:
                 last = sse.RECONNECT
             else:
@@ -311,7 +315,7 @@ class EventStreamResponse(Response):
             silence = now - self._last_write
             if silence >= self.keepalive_seconds:
                 # The source is silent, so this task waits on it: the comment goes out from a task of its
-                # own, and the next delta waits for it (`_pump`), so writes never overlap.
+                # own, and the next write waits for it (`_write`, `_pump`), so writes never overlap.
                 self._keepalive = self._loop.create_task(self._keep_alive(send))
                 silence = 0.0
             # A write may block any moment from now: look again within the send timeout.
@@ -320,7 +324,13 @@ class EventStreamResponse(Response):
 
     async def _keep_alive(self, send: Send) -> None:
         with contextlib.suppress(OSError):  # the client left: the watcher ends the stream
-            await self._write(send, self._body(sse.KEEPALIVE))
+            await self._send(send, self._body(sse.KEEPALIVE))
+
+    async def _keepalive_done(self) -> None:
+        """Wait for the keep-alive comment in flight, if any: one write at a time."""
+        keepalive, self._keepalive = self._keepalive, None
+        if keepalive is not None:
+            await keepalive
 
     async def _pump(self, send: Send) -> None:
         """Write the source's items as they come, then `[DONE]` or the failure; always close the source.
@@ -346,8 +356,7 @@ class EventStreamResponse(Response):
                 else:
                     chunk = item.encode()  # type: ignore[union-attr]
                 if self._keepalive is not None:
-                    await self._keepalive  # one write at a time: let the keep-alive comment finish
-                    self._keepalive = None
+                    await self._keepalive_done()
                 self._writing_since = started = now()
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 self._writing_since = 0.0
@@ -362,16 +371,20 @@ class EventStreamResponse(Response):
                 await self._write(send, self._body(sse.DONE))
         finally:
             self._deltas = deltas
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await close_source(source)
 
     @staticmethod
     def _body(chunk: bytes) -> dict[str, Any]:
         return {"type": "http.response.body", "body": chunk, "more_body": True}
 
     async def _write(self, send: Send, message: dict[str, Any]) -> None:
-        """Send one message, watched by the timer while it is blocked."""
+        """Send one message once the keep-alive in flight is out, watched by the timer while it is blocked."""
+        if self._keepalive is not None:
+            await self._keepalive_done()
+        await self._send(send, message)
+
+    async def _send(self, send: Send, message: dict[str, Any]) -> None:
+        """Send one message now (the keep-alive's own write), watched by the timer while it is blocked."""
         self._writing_since = started = self._loop.time()
         await send(message)
         self._writing_since = 0.0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -78,3 +80,54 @@ def test_a_ticket_is_accepted_once() -> None:
     with pytest.raises(ApiError) as replay:
         run_async(signer.verify(ticket))
     assert replay.value.type == "ticket_used"
+
+
+def calls_made_by(call: Callable[[], object]) -> int:
+    """The function calls `call()` makes, Python and built-in alike: the work it does, counted."""
+    calls = 0
+
+    def count(frame: object, event: str, arg: object) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def work_per_new_client(max_clients: int, open_share: float) -> int:
+    """The calls one new client costs on a full table in which `open_share` of the clients stream now."""
+    limiter = ClientLimiter(per_minute=60, burst=5, concurrent=1, max_clients=max_clients)
+    streaming = int(max_clients * open_share)
+    for n in range(streaming):
+        limiter.admit(f"streaming-{n}")
+    for n in range(max_clients - streaming):
+        limiter.admit(f"idle-{n}")()
+    work = [calls_made_by(lambda n=n: limiter.admit(f"new-{n}")()) for n in range(50)]
+    assert len(limiter) == max_clients
+    return max(work)
+
+
+@pytest.mark.parametrize("open_share", [0.0, 0.5, 0.99])
+def test_a_new_client_costs_the_same_work_whatever_the_size_of_the_full_table(open_share: float) -> None:
+    small, large = work_per_new_client(100, open_share), work_per_new_client(10_000, open_share)
+    assert large == small, f"{small} calls per new client among 100 clients, {large} among 10,000"
+
+
+def test_a_table_full_of_streaming_clients_refuses_a_new_one_without_walking_it() -> None:
+    def refusal_work(max_clients: int) -> int:
+        limiter = ClientLimiter(per_minute=0, burst=1, concurrent=0, max_clients=max_clients)
+        for n in range(max_clients):
+            limiter.admit(f"streaming-{n}")
+
+        def refused() -> None:
+            with pytest.raises(ApiError):
+                limiter.admit("new")
+
+        return calls_made_by(refused)
+
+    assert refusal_work(10_000) == refusal_work(100)

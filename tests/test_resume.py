@@ -353,3 +353,137 @@ def test_an_ended_answer_is_kept_for_the_grace_after_its_last_reader_left() -> N
     seen, rest = run(scenario())
     assert rest is not None, "the answer was forgotten while its reader was still catching up"
     assert text_of(seen + rest.messages) == ("".join(f"{n} " for n in range(30)), True)
+
+
+def resume_outcomes(metrics: str) -> dict[str, float]:
+    prefix = 'hybrid_resumes_total{outcome="'
+    return {
+        line[len(prefix) :].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith(prefix)
+    }
+
+
+def test_a_resume_refused_by_a_stopping_worker_is_counted_as_shutting_down_not_unavailable() -> None:
+    import httpx
+
+    import hybrid
+    from hybrid.settings import Settings
+
+    app = hybrid.create_app(settings=Settings(secret_key="in-process"))
+
+    async def scenario() -> tuple[httpx.Response, str]:
+        app.streams.drain()  # SIGTERM
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            refused = await client.get("/api/stream/" + "A" * 22, headers={"Hybrid-Resume-Token": "t"})
+            return refused, (await client.get("/metrics")).text
+
+    refused, metrics = run(scenario())
+    assert (refused.status_code, refused.json()["error"]["type"]) == (503, "shutting_down")
+    assert resume_outcomes(metrics) == {"shutting_down": 1.0}
+
+
+def test_the_answer_url_under_a_mount_path_with_url_syntax_is_percent_encoded_and_resumes() -> None:
+    import httpx
+
+    import hybrid
+    from hybrid.settings import Settings
+    from hybrid.testing import chat_ticket
+
+    settings = Settings(secret_key="in-process", demo_ttft_ms=0, demo_token_ms=0)
+    app = hybrid.create_app(settings=settings)
+    root = "/team #1?x"
+
+    async def scenario() -> tuple[dict[str, str], httpx.Response]:
+        transport = httpx.ASGITransport(app=app, root_path=root)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = chat_ticket({"messages": [{"role": "user", "content": "hi"}]}, "in-process")
+            streamed = await client.post("/api/stream", json=body, headers={"Hybrid-Resumable": "1"})
+            head = json.loads(parse(streamed.text)[0].data)
+            # As a browser resolves it: the URL's own path, mount path included.
+            resumed = await client.get(
+                httpx.URL("http://test" + head["url"]).raw_path.decode(),
+                headers={"Hybrid-Resume-Token": head["token"], "Last-Event-ID": "1"},
+            )
+            return head, resumed
+
+    head, resumed = run(scenario())
+    assert head["url"] == f"/team%20%231%3Fx/api/stream/{head['id']}"
+    assert resumed.status_code == 200, resumed.text
+    assert text_of(parse(resumed.text))[1]  # the rest of the answer, to its [DONE]
+
+
+def test_shutdown_ends_an_answer_that_redis_never_mirrored_with_the_notice_not_reconnect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from hybrid.testing import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # HYBRID_REDIS_URL is set, but Redis went down
+
+    async def scenario() -> CutClient:
+        redis_client = connect(url)
+        log = RedisAnswerLog(redis_client, url, max_frames=1000, reader_lease=5)
+        answers, upstream = hub(log), Upstream()
+        client = CutClient()
+        reading = asyncio.create_task(read(await start(answers, upstream()), client))
+        await asyncio.sleep(0.05)
+        answers.supervisor.drain()  # SIGTERM: nobody else could resume this answer
+        await reading
+        await answers.close()
+        await log.close()
+        await redis_client.aclose()
+        return client
+
+    with caplog.at_level("WARNING", logger="hybrid.answers"):
+        client = run(scenario())
+    assert "reconnect" not in [m.event for m in client.messages]
+    text, done = answer(client.body.decode())
+    assert done and text.endswith("The answer stopped: the server is restarting.**")
+    unreachable = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
+    assert unreachable and "TimeoutError" in unreachable[0], unreachable  # never an empty reason
+
+
+def test_the_answer_instruments_of_a_registry_are_made_once_and_do_not_keep_it_alive() -> None:
+    import gc
+    import weakref
+
+    from prometheus_client import CollectorRegistry
+
+    from hybrid.answers.metrics import instruments_for
+
+    registry = CollectorRegistry()
+    assert instruments_for(registry) is instruments_for(registry)  # one set per registry
+    gone = weakref.ref(registry)
+    del registry
+    gc.collect()
+    assert gone() is None, "the registry of an app that is gone is kept for the process's life"
+
+
+def test_a_grace_of_zero_turns_resuming_off_a_resumable_request_gets_a_plain_stream() -> None:
+    import httpx
+
+    import hybrid
+    from hybrid.settings import Settings
+    from hybrid.testing import chat_ticket
+
+    settings = Settings(secret_key="in-process", resume_grace_seconds=0, demo_ttft_ms=0, demo_token_ms=0)
+    app = hybrid.create_app(settings=settings)
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = chat_ticket({"messages": [{"role": "user", "content": "hi"}]}, "in-process")
+            streamed = await client.post("/api/stream", json=body, headers={"Hybrid-Resumable": "1"})
+            resumed = await client.get(
+                "/api/stream/" + "A" * 22, headers={"Hybrid-Resume-Token": "t", "Last-Event-ID": "1"}
+            )
+            return streamed, resumed
+
+    streamed, resumed = run(scenario())
+    messages = parse(streamed.text)
+    assert "answer" not in [m.event for m in messages]  # no answer to resume is named ...
+    assert "id:" not in streamed.text  # ... and no event numbers: nothing to resume from
+    text, done = text_of(messages)
+    assert done and text
+    assert resumed.status_code == 204

@@ -2,31 +2,63 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, Server, signed
+from hybrid.simulator import answer_tokens
+from hybrid.sse import notice
+from hybrid.stores.answer_log import STORE_LOST
+from tests.conftest import Server, signed
 from tests.redis_fixture import RedisProcess, start_redis
-from tests.resume_client import QUESTION, AnswerStream, demo_answer, resume, text_of, worker_serving
+from tests.resume_client import QUESTION, AnswerStream, resume, text_of, worker_serving
 from tests.simulator_fixture import SimulatorProcess
 from tests.sse_client import parse
 
 GRACE = "3"
 TWO_WORKERS = [sys.executable, "-m", "hybrid", "--workers", "2"]
+TOKENS = 80
+
+
+@dataclass
+class Upstream:
+    """A model of the simulator that one test alone asks for, so its upstream requests can be counted."""
+
+    simulator: SimulatorProcess
+    model: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """A server answering with the openai provider from this model."""
+        return {
+            "HYBRID_PROVIDER": "openai",
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": self.simulator.openai_base_url,
+            "HYBRID_MODEL": self.model,
+        }
+
+    def requests(self) -> list[dict[str, object]]:
+        return self.simulator.requests(self.model)
+
+
+@pytest.fixture
+def upstream(simulator: SimulatorProcess) -> Upstream:
+    """80 tokens, 10 ms apart: still generating while a test drops, freezes or stops a worker."""
+    return Upstream(simulator, f"sim+tokens={TOKENS}+token_ms=10+tag={uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="module")
 def whole_answer() -> str:
-    return demo_answer()
+    return "".join(answer_tokens(TOKENS))
 
 
 def resumed_text(
@@ -39,8 +71,9 @@ def resumed_text(
 
 
 def test_a_dropped_answer_resumes_on_the_same_worker_with_nothing_lost_or_repeated(
-    server: Server, whole_answer: str
+    serve: Callable[..., Server], upstream: Upstream, whole_answer: str
 ) -> None:
+    server = serve(env={**upstream.env, "HYBRID_RESUME_GRACE_SECONDS": GRACE})
     stream = AnswerStream(server.url).read_events(20)
     stream.drop()
     time.sleep(0.3)  # the answer goes on meanwhile
@@ -51,6 +84,7 @@ def test_a_dropped_answer_resumes_on_the_same_worker_with_nothing_lost_or_repeat
     )
     # Resuming after the end: nothing is left, and the client is told so.
     assert resume(server.url, stream.head, int(parse(response.text)[-1].id)).status_code == 204
+    assert len(upstream.requests()) == 1  # the model was asked once: the rest came from the buffer
 
 
 @pytest.fixture(scope="module")
@@ -118,32 +152,14 @@ def test_a_tab_that_never_returns_costs_at_most_the_grace(
     assert httpx.get(simulated.url + "/healthz").json()["streams"] == 0
 
 
-def test_the_server_refuses_to_start_when_redis_is_unreachable(tmp_path: Path) -> None:
-    from hybrid.testing import free_port
-
-    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
-    env = {**os.environ, "HYBRID_REDIS_URL": url, "HYBRID_SECRET_KEY": "k"}
-    result = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "hybrid.main:app", "--port", "0"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode != 0
-    assert "HYBRID_REDIS_URL is set, but the Redis at redis://:***@127.0.0.1" in result.stderr
-    assert "hunter2" not in result.stderr
-
-
 def shared(redis: RedisProcess, **env: str) -> dict[str, str]:
     return {"HYBRID_REDIS_URL": redis.url, "HYBRID_RESUME_GRACE_SECONDS": GRACE, **env}
 
 
 def test_a_resume_is_served_by_the_other_worker_through_redis(
-    serve: Callable[..., Server], redis_server: RedisProcess, whole_answer: str
+    serve: Callable[..., Server], redis_server: RedisProcess, upstream: Upstream, whole_answer: str
 ) -> None:
-    server = serve(command=TWO_WORKERS, env=shared(redis_server))
+    server = serve(command=TWO_WORKERS, env=shared(redis_server, **upstream.env))
     stream = AnswerStream(server.url).read_events(15)
     generating = worker_serving(server.process.pid, stream.client_port)
     time.sleep(0.05)  # the generating worker writes to Redis every 10 ms
@@ -162,12 +178,13 @@ def test_a_resume_is_served_by_the_other_worker_through_redis(
         os.kill(generating, signal.SIGCONT)
     assert resumed_text(stream, httpx.Response(200, text=body), after) == (whole_answer, True)
     assert metric(server, 'hybrid_resumes_total{outcome="shared"}') == 1
+    assert len(upstream.requests()) == 1  # the other worker read Redis; it never asked the model again
 
 
 def test_sigterm_to_the_generating_worker_mid_answer_and_the_answer_completes_through_another(
-    serve: Callable[..., Server], redis_server: RedisProcess, whole_answer: str
+    serve: Callable[..., Server], redis_server: RedisProcess, upstream: Upstream, whole_answer: str
 ) -> None:
-    server = serve(command=TWO_WORKERS, env=shared(redis_server))
+    server = serve(command=TWO_WORKERS, env=shared(redis_server, **upstream.env))
     stream = AnswerStream(server.url).read_events(15)
     os.kill(worker_serving(server.process.pid, stream.client_port), signal.SIGTERM)
     stream.read_to_end()
@@ -177,13 +194,14 @@ def test_sigterm_to_the_generating_worker_mid_answer_and_the_answer_completes_th
     time.sleep(0.5)  # as the `retry:` field asks
     response = resume(server.url, stream.head, stream.last_id)
     assert resumed_text(stream, response) == (whole_answer, True)
+    assert len(upstream.requests()) == 1  # generated to its end by the stopping worker, once
 
 
 def test_redis_lost_mid_answer_the_live_reader_completes_and_a_resume_gets_a_clear_error(
-    serve: Callable[..., Server], tmp_path: Path, whole_answer: str
+    serve: Callable[..., Server], tmp_path: Path, upstream: Upstream, whole_answer: str
 ) -> None:
     redis = start_redis(tmp_path / "redis.log")
-    server = serve(env=shared(redis))
+    server = serve(env=shared(redis, **upstream.env))
     try:
         stream = AnswerStream(server.url).read_events(10)
         redis.stop()  # killed mid-answer
@@ -225,3 +243,87 @@ def test_tickets_limits_and_stop_hold_across_two_workers(
     assert [m.event for m in first.messages[-2:]] == ["stopped", "message"]
     assert text_of(first.messages)[1]  # [DONE]
     first.drop()
+
+
+def test_a_clients_rate_limit_holds_across_two_workers_with_redis(
+    serve: Callable[..., Server], redis_server: RedisProcess
+) -> None:
+    # 5 a minute: bursts of one, the next a 12 s later. A database of its own: a bucket nobody else fills.
+    env = {"HYBRID_REDIS_URL": redis_server.url_of(6), "HYBRID_CLIENT_RATE_PER_MINUTE": "5"}
+    server = serve(command=TWO_WORKERS, env=env)
+    first = AnswerStream(server.url).read_events(1)
+    assert first.response.status_code == 200
+    generating = worker_serving(server.process.pid, first.client_port)
+    os.kill(generating, signal.SIGSTOP)  # from now on, requests land on the other worker
+    try:
+        second = httpx.post(server.url + "/api/stream", json=signed(QUESTION), timeout=10)
+    finally:
+        os.kill(generating, signal.SIGCONT)
+    first.drop()
+    # Counted per process, the other worker would have had a bucket of its own, and a token in it.
+    assert second.status_code == 429, second.text[:200]
+    assert second.json()["error"]["type"] == "rate_limited"
+    assert 1 <= int(second.headers["retry-after"]) <= 12
+
+
+def test_the_resume_metrics_count_each_outcome_and_the_buffer_size(serve: Callable[..., Server]) -> None:
+    server = serve(env={"HYBRID_RESUME_GRACE_SECONDS": GRACE})
+    stream = AnswerStream(server.url).read_events(10)
+    stream.drop()
+    response = resume(server.url, stream.head, stream.last_id)  # served from this worker's memory
+    assert response.status_code == 200
+    assert resume(server.url, stream.head, int(parse(response.text)[-1].id)).status_code == 204
+    wrong = httpx.get(server.url + stream.head["url"], headers={"Hybrid-Resume-Token": "nope"})
+    assert wrong.status_code == 403
+    stopped = AnswerStream(server.url).read_events(1)
+    token = {"Hybrid-Resume-Token": stopped.head["token"]}
+    assert httpx.delete(server.url + stopped.head["url"], headers=token).status_code == 204
+    stopped.read_to_end()
+    stopped.drop()
+    # The first answer's frames: those the client got before the drop (after the `answer` event, to the
+    # end of the last whole event), and the resume's.
+    before = stream.raw[: stream.raw.rindex(b"\n\n") + 2]
+    frames = len(before) - len(before.split(b"\n\n", 1)[0]) - 2 + len(response.content)
+    deadline = time.monotonic() + 5
+    while metric(server, "hybrid_answer_buffer_bytes_count") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert {
+        outcome: metric(server, f'hybrid_resumes_total{{outcome="{outcome}"}}')
+        for outcome in ("local", "gone", "refused", "shared", "unavailable", "shutting_down")
+    } == {"local": 1, "gone": 1, "refused": 1, "shared": 0, "unavailable": 0, "shutting_down": 0}
+    assert metric(server, 'hybrid_answers_stopped_total{reason="stopped"}') == 1
+    assert metric(server, "hybrid_answers_buffered") == 2  # both kept for resumes, for the grace
+    assert metric(server, "hybrid_answer_buffer_bytes_count") == 2
+    # The stopped answer's frames were fewer than the whole one's, and more than nothing.
+    assert frames < metric(server, "hybrid_answer_buffer_bytes_sum") < 2 * frames
+    assert metric(server, 'hybrid_answer_buffer_bytes_bucket{le="16384.0"}') == 2, frames
+
+
+def test_redis_lost_while_another_worker_serves_a_resume_ends_it_with_a_visible_notice(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    redis = start_redis(tmp_path / "redis.log")
+    server = serve(command=TWO_WORKERS, env=shared(redis, HYBRID_DEMO_TOKEN_MS="50"))
+    try:
+        stream = AnswerStream(server.url).read_events(5)
+        generating = worker_serving(server.process.pid, stream.client_port)
+        time.sleep(0.05)  # the generating worker writes to Redis every 10 ms
+        os.kill(generating, signal.SIGSTOP)  # the resume lands on the other worker, which reads Redis
+        try:
+            stream.drop()
+            sent = {"Hybrid-Resume-Token": stream.head["token"], "Last-Event-ID": str(stream.last_id - 2)}
+            with httpx.stream("GET", server.url + stream.head["url"], headers=sent, timeout=30) as response:
+                chunks = response.iter_raw()
+                body = next(chunks)  # replayed from Redis
+                redis.stop()  # ... and then Redis is gone
+                body += b"".join(chunks)
+        finally:
+            os.kill(generating, signal.SIGCONT)
+    finally:
+        redis.stop()
+    messages = parse(body.decode())
+    errors = [json.loads(m.data) for m in messages if m.event == "error"]
+    assert [error["type"] for error in errors] == ["answer_store_unavailable"]
+    text, done = text_of(messages)
+    assert done, "the resume was cut without its [DONE]"
+    assert text.endswith(notice(STORE_LOST))

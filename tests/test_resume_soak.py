@@ -2,7 +2,8 @@
 
 Every answer must arrive whole (no text lost or repeated) however often it was cut; afterwards no answer
 is buffered in any worker, no answer key is left in Redis, Redis holds no more connections than before,
-and the workers' memory is back within 10 %. `make test` runs it small; `make soak` at 300 answers a round.
+no worker's event loop runs a task beyond an idle worker's, and the workers' memory is back within
+10 %. `make test` runs it small; `make soak` at 300 answers a round.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import asyncio
 import json
 import os
 import random
-import sys
+import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,6 +101,44 @@ def _cmdline(proc: Path) -> str:
         return ""
 
 
+def tasks_per_worker(server: Server) -> dict[int, list[str]]:
+    """The tasks in each worker's event loop, by coroutine (`tests.apps.counted`): asked of one worker at
+    a time while the others are frozen, so that it is the one that answers."""
+    pids = workers(server)
+    counts = {}
+    for pid in pids:
+        others = [other for other in pids if other != pid]
+        for other in others:
+            os.kill(other, signal.SIGSTOP)
+        try:
+            reply = httpx.get(server.url + "/_tasks", timeout=5).json()
+        finally:
+            for other in others:
+                os.kill(other, signal.SIGCONT)
+        assert reply["pid"] == pid
+        counts[pid] = reply["tasks"]
+    return counts
+
+
+def left_behind(tasks: dict[int, list[str]], idle: set[str]) -> dict[int, list[str]]:
+    """Per worker, the tasks beyond an idle worker's: another coroutine, or a second one of the same."""
+    return {
+        pid: [name for name, count in Counter(names).items() for _ in range(count - (name in idle))]
+        for pid, names in tasks.items()
+    }
+
+
+def tasks_settled(server: Server, idle: set[str]) -> dict[int, list[str]]:
+    """The tasks each worker holds beyond the `idle` ones, once there are none (the last ones may still be
+    ending) or the wait is over."""
+    deadline = time.monotonic() + 5
+    while True:
+        extra = left_behind(tasks_per_worker(server), idle)
+        if not any(extra.values()) or time.monotonic() > deadline:
+            return extra
+        time.sleep(0.1)
+
+
 def settled(server: Server, redis: RedisProcess) -> tuple[float, int, int, int]:
     """Answers buffered in the workers, answer keys in Redis, and hybrid's Redis connections (pooled,
     and of resumes), once the answers are gone or the wait is over."""
@@ -118,20 +158,27 @@ def settled(server: Server, redis: RedisProcess) -> tuple[float, int, int, int]:
 
 
 def test_random_drops_and_resumes_across_two_workers_lose_nothing_and_leave_nothing(
-    serve: Callable[..., Server], redis_server: RedisProcess
+    serve: Callable[..., Server], redis_server: RedisProcess, tmp_path: Path
 ) -> None:
     whole_answer_text = demo_answer()
+    (tmp_path / "metrics").mkdir()
     server = serve(
-        command=[sys.executable, "-m", "hybrid", "--workers", "2"],
+        "tests.apps.counted:app",
+        args=("--workers", "2"),
         env={
             "HYBRID_REDIS_URL": redis_server.url_of(DB),
             "HYBRID_RESUME_GRACE_SECONDS": str(GRACE),
             "HYBRID_CLIENT_STREAMS": "0",
             "HYBRID_DEMO_TOKEN_MS": "5",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),  # /metrics sums both workers
         },
     )
     outcomes = [run_async(soak_round(server))]  # warm-up: first-use allocations, caches, pool connections
     assert settled(server, redis_server)[:2] == (0, 0)
+    time.sleep(0.5)  # the warm-up's last connections close
+    # What an idle worker runs (the server, its lifespan, this request, the Redis stop channel once the
+    # worker started an answer): each may run once; anything more was left behind.
+    idle = {name for names in tasks_per_worker(server).values() for name in names}
     baseline_rss = sum(rss_kib(pid) for pid in workers(server))
     after = []
     for _ in range(ROUNDS):
@@ -140,9 +187,11 @@ def test_random_drops_and_resumes_across_two_workers_lose_nothing_and_leave_noth
         assert (buffered, keys) == (0, 0), "answers stayed buffered after every client left"
         assert tails == 0, "connections of finished resumes were left open"
         assert pooled <= 2 * (POOL_CONNECTIONS + 1), pooled  # each worker's pool and its stop channel
+        extra = tasks_settled(server, idle)
+        assert not any(extra.values()), f"tasks left behind, per worker: {extra}"
         after.append(sum(rss_kib(pid) for pid in workers(server)))
     print(
-        f"resume soak: {ANSWERS} answers x {ROUNDS} rounds; "
+        f"resume soak: {ANSWERS} answers x {ROUNDS} rounds; an idle worker's tasks {sorted(idle)}; "
         f"RSS {baseline_rss} KiB after warm-up, then {after} KiB"
     )
     for round_outcomes in outcomes:

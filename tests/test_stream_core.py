@@ -129,27 +129,47 @@ def test_a_stream_delivers_its_deltas_then_done_and_reports_its_outcome() -> Non
 
 
 def test_a_client_that_stops_reading_at_the_final_write_is_dropped_and_its_slots_freed() -> None:
-    async def scenario() -> tuple[Recorder, list[int], StreamSupervisor]:
+    async def scenario() -> tuple[FakeClient, Recorder, list[int], StreamSupervisor]:
         client, recorder, released = FakeClient(), Recorder(), []
         supervisor = StreamSupervisor(hooks=[recorder])
-
-        async def source() -> AsyncIterator[str]:
-            yield "all of it"
-            client.reading.clear()  # the socket buffer fills just as the answer ends
-
+        # The socket buffer fills just as the answer ends: the closing empty body is the write that blocks.
+        client.stops_reading_at = lambda message: message.get("more_body") is False
         stream = response(
-            source(), supervisor=supervisor, send_timeout=0.2, on_close=lambda: released.append(1)
+            deltas("all of it"), supervisor=supervisor, send_timeout=0.2, on_close=lambda: released.append(1)
         )
         await stream(SCOPE, client.receive, client.send)
-        return recorder, released, supervisor
+        return client, recorder, released, supervisor
 
-    recorder, released, supervisor = run(scenario(), timeout=3.0)
+    client, recorder, released, supervisor = run(scenario(), timeout=3.0)
+    assert answer(client.body) == ("all of it", True)  # everything but the closing empty body went out
     assert outcome_of(recorder).status == "slow_consumer"
     assert released == [1]
     assert supervisor.active == 0
 
 
-def test_a_keepalive_never_overlaps_a_delta_write_and_a_blocked_one_counts_from_its_start() -> None:
+def test_a_shutdown_ends_a_stream_whose_keepalive_is_blocked_with_one_write_at_a_time() -> None:
+    async def scenario() -> tuple[FakeClient, Recorder]:
+        client, recorder = FakeClient(), Recorder()
+        supervisor = StreamSupervisor(hooks=[recorder])
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.12, client.reading.clear)  # the keep-alive at 0.15 s blocks ...
+        loop.call_later(0.2, supervisor.drain)  # ... and the server shuts down while it is
+        loop.call_later(0.25, client.reading.set)  # the client reads again: the notice can go out
+        stream = response(
+            deltas("never", pause=5), supervisor=supervisor, keepalive_seconds=0.05, send_timeout=1.0
+        )
+        await stream(SCOPE, client.receive, client.send)
+        return client, recorder
+
+    client, recorder = run(scenario())
+    assert client.most_in_flight == 1, "the shutdown notice went out while a keep-alive was blocked"
+    assert outcome_of(recorder).status == "shutdown"
+    text, done = answer(client.body)
+    assert done and "the server is restarting" in text
+
+
+@pytest.mark.parametrize("then", ["yields", "ends", "raises"])
+def test_no_write_overlaps_a_blocked_keepalive_and_the_drop_counts_from_its_start(then: str) -> None:
     async def scenario() -> tuple[FakeClient, Recorder, float]:
         client, recorder = FakeClient(), Recorder()
         loop = asyncio.get_running_loop()
@@ -158,7 +178,11 @@ def test_a_keepalive_never_overlaps_a_delta_write_and_a_blocked_one_counts_from_
             await asyncio.sleep(0.12)  # silent: a keep-alive goes out at 0.05 s, and again at 0.10 s
             client.reading.clear()  # ... and the next one, at 0.15 s, blocks
             await asyncio.sleep(0.25)
-            yield "late"  # at 0.37 s, while that keep-alive is still blocked
+            # At 0.37 s, while that keep-alive is still blocked: a delta, or the closing writes.
+            if then == "yields":
+                yield "late"
+            elif then == "raises":
+                raise RuntimeError("the source broke")
 
         stream = response(
             source(), supervisor=StreamSupervisor(hooks=[recorder]), keepalive_seconds=0.05, send_timeout=0.3
@@ -168,9 +192,9 @@ def test_a_keepalive_never_overlaps_a_delta_write_and_a_blocked_one_counts_from_
         return client, recorder, loop.time() - started
 
     client, recorder, took = run(scenario())
-    assert client.most_in_flight == 1, "a keep-alive and a delta were written at once"
+    assert client.most_in_flight == 1, "a keep-alive and another write went out at once"
     assert outcome_of(recorder).status == "slow_consumer"
-    # The blocked write began at 0.15 s: dropped 0.3 s later, not 0.3 s after the delta came (0.67 s).
+    # The blocked write began at 0.15 s: dropped 0.3 s later, not 0.3 s after the next write (0.67 s).
     assert took < 0.15 + 0.3 + 0.05, took
     assert ": keep-alive" in client.body
 
@@ -349,3 +373,80 @@ def test_a_client_that_leaves_while_sending_its_body_is_refused_quietly(
     assert refused.status_code == 400
     assert recorder.events == [("refused", 400)]
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
+class Source:
+    """A stream's source that records whether it was closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __aiter__(self) -> Source:
+        return self
+
+    async def __anext__(self) -> str:
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class BrokenAnswers:
+    """Resumable answers whose start raises, or hangs until the request's task is cancelled."""
+
+    enabled = True
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+        self.entered = asyncio.Event()
+
+    async def start(self, source: Any, request: Request, **kwargs: Any) -> Any:
+        self.entered.set()
+        if self.how == "raises":
+            raise RuntimeError("the answer store broke")
+        await asyncio.Event().wait()
+
+
+class Host:
+    """What `stream_endpoint` takes from the app serving it (`StreamHost`)."""
+
+    def __init__(self, answers: BrokenAnswers) -> None:
+        self.streams = StreamSupervisor()
+        self.answers = answers
+        self.authorize_hook = None
+
+
+@pytest.mark.parametrize("how", ["raises", "is cancelled"])
+def test_a_failure_while_the_answer_starts_gives_back_every_place_and_closes_the_source(how: str) -> None:
+    supervisor = StreamSupervisor(max_streams=1)
+    limiter = hybrid.ClientLimiter(per_minute=0, burst=1, concurrent=1)
+    source = Source()
+    endpoint = hybrid.stream_endpoint(lambda request: source, supervisor=supervisor, limiter=limiter)
+    answers = BrokenAnswers(how)
+    scope = {
+        **SCOPE,
+        "method": "POST",
+        "headers": [(b"hybrid-resumable", b"1")],
+        "client": ("10.0.0.1", 1234),
+        "app": Host(answers),
+    }
+
+    async def body() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def scenario() -> None:
+        request = endpoint(Request(scope, body))
+        if how == "raises":
+            with pytest.raises(RuntimeError):
+                await request
+            return
+        task = asyncio.ensure_future(request)
+        await answers.entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(scenario())
+    assert source.closed
+    supervisor.admit()  # the server's place was given back (its cap is 1) ...
+    limiter.admit("address:10.0.0.1")  # ... and the client's (at most 1 open)

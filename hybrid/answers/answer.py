@@ -20,7 +20,7 @@ from hybrid.errors import StreamError
 from hybrid.hooks import StreamOutcome, StreamStatus
 from hybrid.limits import Release
 from hybrid.sse import SHUTDOWN_NOTICE, Item
-from hybrid.streaming import source_ending
+from hybrid.streaming import close_source, source_ending
 from hybrid.supervisor import StreamSupervisor
 
 logger = logging.getLogger("hybrid.answers")
@@ -136,9 +136,7 @@ class Answer:
             self._status = "failed"
         finally:
             self._deltas = deltas
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await close_source(source)
         self._end(ending)
 
     def _end(self, ending: bytes) -> None:

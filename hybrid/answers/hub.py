@@ -10,8 +10,9 @@ Protocol (what a client speaks; the README's "Resumable answers" has it in full)
   the answer is gone (or the client has all of it); 401 without a token, 403 with a wrong one;
 * `DELETE url` with the token stops the answer now (204): the upstream request is closed at once. A
   connection that just drops is not a Stop: the answer goes on for the grace, waiting to be resumed;
-* when a worker shuts down with a shared store (Redis), its open streams end with `event: reconnect`:
-  resume them, another worker serves the rest while this one generates it.
+* when a worker shuts down with a shared store (Redis), the open streams of the answers mirrored there
+  end with `event: reconnect`: resume them, another worker serves the rest while this one generates it
+  (an answer Redis never got ends with the shutdown notice: nobody else could resume it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from hybrid.limits import Release
 from hybrid.sse import Item
 from hybrid.streaming import EventStreamResponse
 from hybrid.supervisor import EndStream, StreamSupervisor
+from hybrid.urls import mounted
 
 logger = logging.getLogger("hybrid.answers")
 
@@ -47,6 +49,12 @@ ANSWER_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 ANSWER_PATH = "/api/stream/{answer_id}"
 """Where an answer is resumed (GET) and stopped (DELETE), relative to where the app is mounted."""
 TOKEN_HEADER = "hybrid-resume-token"
+_REFUSALS = {
+    AnswerStoreUnavailable().type: "unavailable",
+    "shutting_down": "shutting_down",
+    "server_busy": "busy",
+}
+"""The outcome a resume refused with a 503 is counted as, by the error's type."""
 
 
 class Answers:
@@ -79,11 +87,6 @@ class Answers:
     @property
     def enabled(self) -> bool:
         return self.grace > 0
-
-    @property
-    def shared(self) -> bool:
-        """Whether other workers can resume this worker's answers (a shared log)."""
-        return self.log is not None
 
     def __len__(self) -> int:
         """Answers held in memory now: generating, or kept for resumes."""
@@ -121,9 +124,11 @@ class Answers:
         if self.instruments:
             self.instruments.buffered.inc()
         answer.start(source)
-        url = request.scope.get("root_path", "") + ANSWER_PATH.format(answer_id=answer_id)
+        url = mounted(request.scope.get("root_path", ""), ANSWER_PATH.format(answer_id=answer_id))
         head = sse.event("answer", {"id": answer_id, "token": token, "url": url})
-        return self._response(answer.tail(0, head=head), keepalive_seconds, send_timeout)
+        return self._response(
+            answer.tail(0, head=head), keepalive_seconds, send_timeout, mirrored=log is not None
+        )
 
     async def _open_in_log(self, answer_id: str, digest: bytes) -> AnswerLog | None:
         """The shared log the answer is mirrored to; None (resumable here only) if it is unreachable."""
@@ -138,7 +143,7 @@ class Answers:
         except Exception as exc:
             self._store_error("open")
             logger.warning(
-                "the answer store is unreachable (%s): this answer resumes in this worker only", exc
+                "the answer store is unreachable (%r): this answer resumes in this worker only", exc
             )
             return None
         return log
@@ -173,6 +178,7 @@ class Answers:
             _check_kept(after, first=frames.first)
             self.count_resume("local")
             source: AsyncIterator[bytes] = answer.tail(after)
+            mirrored = answer.log is not None
         elif self.log is not None:
             try:
                 logged = await self.log.lookup(answer_id)
@@ -187,9 +193,10 @@ class Answers:
             _check_kept(after, first=logged.first)
             self.count_resume("shared")
             source = self.log.tail(answer_id, after)
+            mirrored = True
         else:
             return None
-        return self._response(source, keepalive_seconds, send_timeout, release=release)
+        return self._response(source, keepalive_seconds, send_timeout, release=release, mirrored=mirrored)
 
     async def stop(self, answer_id: str, token: str | None, *, user: str | None) -> None:
         """The client's Stop: end the answer now, in whichever worker generates it."""
@@ -227,8 +234,11 @@ class Answers:
         keepalive_seconds: float,
         send_timeout: float,
         *,
+        mirrored: bool,
         release: Release | None = None,
     ) -> EventStreamResponse:
+        """A response reading an answer. At shutdown it tells its client to reconnect only if the answer
+        is `mirrored` to the shared log: else nobody could resume it, and it ends with the notice."""
         return EventStreamResponse(
             source,
             keepalive_seconds=keepalive_seconds,
@@ -236,7 +246,7 @@ class Answers:
             supervisor=self._tails,
             on_close=release,
             framed=True,
-            reconnect_at_shutdown=self.shared,
+            reconnect_at_shutdown=mirrored,
         )
 
     def _ended(self, answer: Answer, reason: StopReason | None) -> None:
@@ -295,6 +305,10 @@ class Answers:
         """Count a resume request by outcome (see `AnswerInstruments.resumes`)."""
         if self.instruments:
             self.instruments.resumes.labels(outcome).inc()
+
+    def resume_refused(self, error: ApiError) -> None:
+        """Count a refused resume: by its 503's cause, else as `refused`."""
+        self.count_resume(_REFUSALS.get(error.type, "refused"))
 
     def _store_error(self, operation: str) -> None:
         if self.instruments:

@@ -6,7 +6,7 @@ ends.
 
 from __future__ import annotations
 
-import functools
+import weakref
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -21,7 +21,8 @@ class AnswerInstruments:
             "hybrid_resumes",
             "Resume requests, by outcome: `local` (served from this worker's memory), `shared` (from "
             "the shared store: another worker generated it), `gone` (204), `refused` (4xx), "
-            "`unavailable` (the shared store could not be reached).",
+            "`unavailable` (503: the shared store could not be reached), `shutting_down` (503: this "
+            "worker is stopping), `busy` (503: `HYBRID_MAX_STREAMS` reached).",
             ("outcome",),
             registry=registry,
         )
@@ -53,7 +54,13 @@ class AnswerInstruments:
         )
 
 
-@functools.cache
+_INSTRUMENTS: weakref.WeakKeyDictionary[CollectorRegistry, AnswerInstruments] = weakref.WeakKeyDictionary()
+"""Weak: an app's registry (and these) go when the app goes; the instruments do not refer back to it."""
+
+
 def instruments_for(registry: CollectorRegistry) -> AnswerInstruments:
     """One set per registry: the apps of a process share one in multiprocess mode (see `hybrid.metrics`)."""
-    return AnswerInstruments(registry)
+    instruments = _INSTRUMENTS.get(registry)
+    if instruments is None:
+        instruments = _INSTRUMENTS[registry] = AnswerInstruments(registry)
+    return instruments

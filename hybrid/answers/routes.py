@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hybrid.admission import Admission, admitted
 from hybrid.answers.hub import ANSWER_PATH, TOKEN_HEADER
 from hybrid.auth import authorize
 from hybrid.errors import ApiError
 from hybrid.identity import user_of
-from hybrid.logs import bind_request_id
 from hybrid.streaming import StreamHost, mark_stream_endpoint
 
 MAX_EVENT_ID = 10**12
@@ -23,39 +22,30 @@ def answer_routes(*, keepalive_seconds: float, send_timeout: float) -> list[Rout
     async def resume(request: Request) -> Response:
         """Replay an answer after `Last-Event-ID`, then follow it live; 204 when there is nothing left."""
         host = _host(request)
-        request_id = bind_request_id(request.headers.get("x-request-id"), signed_in=user_of(request.scope))
-        streams = host.streams
-        release = None
-        try:
-            await authorize(request, host.authorize_hook)
-            after = _last_event_id(request)
-            release = streams.admit()
+
+        async def respond(admission: Admission) -> Response:
             response = await host.answers.resume(
                 request.path_params["answer_id"],
                 request.headers.get(TOKEN_HEADER),
-                after,
+                _last_event_id(request),
                 user=user_of(request.scope),
-                release=release,
+                release=admission.release,
                 keepalive_seconds=keepalive_seconds,
                 send_timeout=send_timeout,
             )
-        except (ApiError, HTTPException) as exc:
-            if release is not None:
-                release()
-            error = exc if isinstance(exc, ApiError) else ApiError.from_http(exc)
-            host.answers.count_resume("unavailable" if error.status == 503 else "refused")
-            streams.refused(error)
-            return error.response()
-        except BaseException:
-            if release is not None:
-                release()
-            raise
-        if response is None:
-            release()
-            host.answers.count_resume("gone")
-            return Response(status_code=204)
-        response.headers["X-Request-ID"] = request_id
-        return response
+            if response is None:
+                admission.release()
+                host.answers.count_resume("gone")
+                return Response(status_code=204)
+            return response
+
+        return await admitted(
+            request,
+            respond,
+            streams=host.streams,
+            authorize_hook=host.authorize_hook,
+            on_refused=host.answers.resume_refused,
+        )
 
     async def stop(request: Request) -> Response:
         """Stop an answer now, wherever it generates: the client's Stop button."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import quote
 
 import flask
 from dash import Dash
 from dash._utils import AttributeDict
+
+from hybrid.urls import mounted
 
 logger = logging.getLogger("hybrid.dash")
 
@@ -27,7 +28,7 @@ def mount_path() -> str:
     Encoded because it lands in HTML attributes, JSON and URLs, and a mount path with parameters
     (`/{team}/chat`) carries text from the request.
     """
-    return quote(flask.request.script_root, safe="/") if flask.has_request_context() else ""
+    return mounted(flask.request.script_root, "") if flask.has_request_context() else ""
 
 
 def route_url(path: str) -> str:

@@ -163,8 +163,7 @@ class RedisAnswerLog:
             self._pending[answer_id] = (_number(frames[0]), list(frames))
         else:
             pending[1].extend(frames)
-        if self._timer is None and self._flushing is None:
-            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._flush_now)
+        self._soon()
 
     def finish(self, answer_id: str, *, keep: float) -> None:
         if answer_id in self._live:

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -60,7 +61,7 @@ def connect(url: str, *, blocking: bool = False) -> redis.asyncio.Redis:
     options = {
         "socket_connect_timeout": CONNECT_TIMEOUT,
         "socket_timeout": COMMAND_TIMEOUT,
-        "retry": Retry(NoBackoff(), 1),
+        "retry": AsyncRetry(NoBackoff(), 1),
     }
     if blocking:
         return redis.asyncio.Redis.from_url(
