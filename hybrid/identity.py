@@ -20,6 +20,7 @@ from starlette.types import Scope
 
 from hybrid.errors import error_response
 from hybrid.server import Address
+from hybrid.urls import route_path
 
 logger = logging.getLogger("hybrid.identity")
 
@@ -46,7 +47,7 @@ class UserHeader:
         if user:
             scope[USER] = user
             return None
-        if _route_path(scope) in self.open_paths:
+        if route_path(scope) in self.open_paths:
             return None
         if value.strip():
             reason = (
@@ -119,15 +120,3 @@ class Exposure:
             public[0],
             public[1],
         )
-
-
-def _route_path(scope: Scope) -> str:
-    """The path below where the app is mounted (Starlette keeps the full path in `path`).
-
-    Starlette's own `get_route_path` is private (`starlette._utils`): this follows it, a root path
-    counting only up to a `/`.
-    """
-    path, root = scope["path"], scope.get("root_path", "")
-    if not root or not path.startswith(root) or path[len(root) : len(root) + 1] not in ("/", ""):
-        return path
-    return path[len(root) :]

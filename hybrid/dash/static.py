@@ -47,6 +47,7 @@ from werkzeug.utils import get_content_type
 
 from hybrid.errors import error_response
 from hybrid.middleware import accepts_gzip, add_vary, compressible
+from hybrid.urls import route_path
 
 SUITES = "_dash-component-suites/"
 YEAR = b"max-age=31536000"
@@ -111,7 +112,7 @@ class DashFiles:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            path = _route_path(scope)
+            path = route_path(scope)
             served = None
             if path.startswith(self.suites) and self._flask_adds_nothing(scope):
                 served = await self._suite(path[len(self.suites) :], scope, receive, send)
@@ -185,12 +186,6 @@ class DashFiles:
         except OSError:
             self.cache.pop(key, None)
             return None
-
-
-def _route_path(scope: Scope) -> str:
-    """The path below the mount path, as a2wsgi gives Flask its `PATH_INFO`."""
-    path, root = scope["path"], scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _mimetype(path: str) -> str:
