@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import chat, procstat, tokens
+from hybrid.chat import CHAT_STREAM_PATH
 from hybrid.testing import free_port
 
 SERVER_CPU = "0"
@@ -110,7 +111,7 @@ def _hybrid_chat(name: str, label: str, target: str, notes: str, **kwargs: objec
         serves_dash=False,
         notes=notes,
         ready_path="/healthz",
-        chat_path="/api/stream",
+        chat_path=CHAT_STREAM_PATH,
         tickets=True,
         **kwargs,  # type: ignore[arg-type]
     )

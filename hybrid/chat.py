@@ -200,11 +200,13 @@ class ChatStream:
         return self.signer.issue({"chat": chat_id, "messages": messages, "context": list(context)}, user=user)
 
     def issue(self, body: Any, *, user: str | None = None) -> str:
-        """Validate a chat request and sign it into a ticket for `POST /api/stream` (`{"ticket": ...}`).
+        """Validate a request for the provider and sign it into a ticket for `POST /api/stream`
+        (`{"ticket": ...}`), for a page or client of the host's own (a `hybrid.Chat` signs through
+        `issue_chat`).
 
-        The Dash callback calls this, so what streams is what the server checked: its models, its system
-        prompts, its token limit. The ticket is `user`'s only, when the app knows its users. `ApiError`
-        (400) says what is wrong with the request.
+        Call it where the request is checked (a Dash callback, a route behind the host's auth), so what
+        streams is what the server checked: its models, its system prompts, its token limit. The ticket
+        is `user`'s only, when the app knows its users. `ApiError` (400) says what is wrong.
         """
         if self.signer is None:
             raise RuntimeError("this ChatStream has no TicketSigner")

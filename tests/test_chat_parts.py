@@ -228,6 +228,18 @@ def test_a_chat_ticket_holds_the_checked_conversation_and_context_and_nothing_el
     assert large.value.status == 413 and large.value.type == "context_too_large"
 
 
+def test_a_ticket_for_the_provider_holds_a_checked_request_for_one_user() -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], "model": "demo"}
+    ticket = chat_stream().issue(body, user="ada")
+    assert run_async(TicketSigner("k").verify(ticket, user="ada")) == body
+    with pytest.raises(hybrid.ApiError) as other:
+        run_async(TicketSigner("k").verify(ticket, user="mallory"))
+    assert other.value.status == 403
+    with pytest.raises(hybrid.ApiError) as refused:
+        chat_stream().issue({**body, "model": "gpt-5"})
+    assert refused.value.status == 400 and "model" in refused.value.message
+
+
 class TwoModelCalls:
     """A chat whose answer asks the model twice (e.g. a draft, then a review) and thinks between."""
 

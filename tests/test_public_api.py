@@ -68,5 +68,10 @@ def test_the_readme_and_the_examples_use_only_the_public_surface() -> None:
     for source, code in _python_code():
         for module in re.findall(r"^\s*(?:from|import) (hybrid[\w.]*)", code, re.M):
             assert module in PUBLIC_MODULES, f"{source} imports the private module {module}"
+        for parenthesised, names in re.findall(
+            r"^\s*from hybrid import (?:\(([^)]*)\)|([\w, ]+))", code, re.M
+        ):
+            for name in filter(None, (n.strip() for n in (parenthesised or names).split(","))):
+                assert name in EXPORTED, f"{source} imports hybrid.{name}, which hybrid does not export"
         for name in re.findall(r"\bhybrid\.(\w+)", code):
             assert name in EXPORTED or f"hybrid.{name}" in PUBLIC_MODULES, f"{source} uses hybrid.{name}"
