@@ -116,7 +116,9 @@
       container.replaceChildren(this.pending);
       this.writing = null; // the text block growing now: {block, view}
       this.thinking = null; // the reasoning block growing now: {block, details, view, startedAt}
-      this.cards = new Map(); // tool call id -> card
+      // Tool call id -> its card, until its result: a model's call ids are only unique within a round (the
+      // demo's are `call_demo_0` each time), so the same id after a result is a new call with a card of its own.
+      this.cards = new Map();
       this.views = []; // every text block's StreamView, for the render cost
     }
 
@@ -189,10 +191,12 @@
       });
       showCard(card);
       card.details.open = false;
+      this.cards.delete(data.id);
       this.onChange();
     }
 
-    /** The card of the call `data.id`, made when the call is first heard of; null without an id. */
+    /** The card of the call `data.id` still waiting for its result, made when the call is first heard of;
+     * null without an id. */
     card(data) {
       if (!data || typeof data.id !== "string" || !data.id) return null;
       this.foldThinking();
