@@ -423,7 +423,10 @@ def test_a_ticket_that_never_comes_ends_the_answer_with_an_error_and_a_retry(
 def test_stop_ends_an_answer_still_waiting_for_its_ticket(chat: Server, page: Page) -> None:
     page.clock.install()
     open_chat(page, chat)
-    page.route(SIGNING, lambda route: route.abort())  # the signing callback's request fails
+    held: list[Route] = []
+    page.route(
+        SIGNING, lambda route: held.append(route)
+    )  # the signing callback's request never gets an answer
     send(page, "a question left hanging")
     expect(answer(page)).to_have_attribute("data-status", "streaming")
     page.click("#stop")
@@ -435,3 +438,36 @@ def test_stop_ends_an_answer_still_waiting_for_its_ticket(chat: Server, page: Pa
     wait_status(page, "stopped")
     expect(page.locator(".message-error")).to_have_count(0)
     assert requests_about(chat, "a question left hanging") == []
+
+
+def test_the_streaming_answer_is_a_polite_live_region_busy_until_it_ends(chat: Server, page: Page) -> None:
+    open_chat(page, chat)
+    send(page, "slow and announced")
+    blocks = answer(page).locator(".message-blocks")
+    expect(answer(page).locator(".message-body")).to_contain_text("demo answer", timeout=10_000)
+    expect(answer(page)).to_have_attribute("data-status", "streaming")
+    expect(blocks).to_have_attribute("aria-live", "polite")
+    expect(blocks).to_have_attribute("aria-busy", "true")
+    wait_status(page, "done")
+    expect(blocks).to_have_attribute("aria-busy", "false")  # announced once, as a whole
+
+
+COLOURS = """() => {
+  const colours = (selector) => {
+    const style = getComputedStyle(document.querySelector(selector));
+    return [style.backgroundColor, style.color];
+  };
+  return { page: colours("body"), chat: colours("#chat"), sidebar: colours(".sidebar") };
+}"""
+
+
+def test_dark_mode_follows_the_system_preference(chat: Server, page: Page) -> None:
+    page.emulate_media(color_scheme="light")
+    open_chat(page, chat)
+    light = page.evaluate(COLOURS)
+    page.emulate_media(color_scheme="dark")
+    dark = page.evaluate(COLOURS)
+
+    assert light["page"] == light["chat"] == ["rgb(255, 255, 255)", "rgb(31, 35, 40)"]
+    assert dark["page"] == dark["chat"] == ["rgb(30, 31, 34)", "rgb(230, 230, 230)"]
+    assert light["sidebar"][0] == "rgb(247, 247, 248)" and dark["sidebar"][0] == "rgb(23, 24, 26)"

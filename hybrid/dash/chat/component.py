@@ -1,8 +1,10 @@
 """`Chat`: a streaming chat as a Dash component, with the answer function of its developer.
 
-It is an All-in-One component: an `html.Div` (its DOM id is the one given) holding the conversation, the
-composer and three `dcc.Store`s; its script (`assets/chat.js`) makes one controller per Chat element,
-which renders the conversation itself, so a streaming answer costs no Dash callback or React work.
+It is an All-in-One component: an `html.Div` (its DOM id is the one given, its browser configuration in
+`data-config`) holding the conversation, the composer and two `dcc.Store`s; its scripts start a
+controller (`assets/chat.js`) for each Chat element Dash puts in the page, whenever it does
+(`assets/mount.js`), which renders the conversation itself, so a streaming answer costs no Dash callback
+or React work.
 For each answer one Dash callback (see `wiring.py`) reads the Chat's `context`, checks the conversation
 and signs both into a ticket; the stream endpoint streams what that ticket holds.
 """
@@ -80,16 +82,14 @@ class Chat(html.Div):
         """The tools `@chat.tool` registered, by name."""
         self.stream: ChatStream | None = None
         """The app's chat stream, once `create_app` attached this Chat to it."""
-        self.store_ids = {name: f"{id}--{name}" for name in ("config", "ticket-request", "ticket")}
-        self._config = dcc.Store(
-            id=self.store_ids["config"],
-            data={
-                "id": id,
-                "ticketRequest": self.store_ids["ticket-request"],
-                "history": bool(history),
-                "examples": list(examples),
-            },
-        )
+        self.store_ids = {name: f"{id}--{name}" for name in ("ticket-request", "ticket")}
+        self.config: dict[str, Any] = {
+            "id": id,
+            "ticketRequest": self.store_ids["ticket-request"],
+            "history": bool(history),
+            "examples": list(examples),
+        }
+        """What the Chat's controller is told (`data-config`, see `to_plotly_json`)."""
         self._conversation = html.Section(
             className="chat-conversation", tabIndex="-1", **{"aria-label": "Conversation"}
         )
@@ -102,7 +102,6 @@ class Chat(html.Div):
             children=[
                 self._conversation,
                 _composer(placeholder, controls, self._send, new_chat=new_chat),
-                self._config,
                 dcc.Store(id=self.store_ids["ticket-request"]),
                 dcc.Store(id=self.store_ids["ticket"]),
             ],
@@ -207,11 +206,13 @@ class Chat(html.Div):
         return self.stream
 
     def to_plotly_json(self) -> dict[str, Any]:
-        # Rendered per page load, when it is known whether `create_app` wired this Chat: without its
-        # callbacks no script would start, so the page is told here, in the markup itself.
+        # Rendered each time Dash sends the Chat (a layout, a page, a callback's output), when it is known
+        # whether `create_app` wired it: the controller starts only on an element with a configuration,
+        # and an unwired Chat says so in the markup itself.
         connected = self.stream is not None
         self._conversation.children = None if connected else html.P(NOT_CONNECTED, className="message-error")
         self._send.disabled = not connected
+        setattr(self, "data-config", json.dumps(self.config) if connected else None)
         return super().to_plotly_json()  # type: ignore[no-any-return]
 
 

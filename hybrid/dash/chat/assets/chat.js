@@ -1,14 +1,15 @@
-/* The Chat component's controller: one `ChatController` per Chat element, holding all of its state.
+/* The Chat component's controller: one `ChatController` per Chat, holding all of its state.
  *
- * Dash renders the Chat's skeleton (conversation section, composer, stores) and starts a controller
- * through the clientside function `hybridChat.init` (see `wiring.py`); the controller renders the
- * conversation itself, so a streaming answer never goes through Dash's store or a server round trip.
+ * Dash renders the Chat's skeleton (conversation section, composer, stores); `mount.js` starts a
+ * controller for each Chat element Dash mounts, and hands it to the next element of that Chat when one
+ * comes back (a tab opened again). The controller renders the conversation itself, so a streaming answer
+ * never goes through Dash's store or a server round trip.
  * A turn renders the conversation once; each delta only updates the streaming message: its blocks
  * (thinking, text, tool calls; `blocks.js`), the growing text block by block (`markdown.js`).
- * One answer runs from `startAnswer` (the ticket, then the stream) to `finishAnswer` (called once, with
- * how it ended); in between, `onText` and `onEvent` apply each message of the stream to the turn: the
- * answer's own events to its `AnswerView`, which builds the message's blocks and their DOM as one fold
- * of the events, the rest (model, usage, errors, page changes) to the message and the page.
+ * One answer runs from `startAnswer` (the ticket, `tickets.js`, then the stream) to `finishAnswer`
+ * (called once, with how it ended); in between, `onText` and `onEvent` apply each message of the stream
+ * to the turn: the answer's own events to its `AnswerView`, which builds the message's blocks and their
+ * DOM as one fold of the events, the rest (model, usage, errors, page changes) to the message and the page.
  * Nothing lives in this script's scope but functions: every Chat on a page is its own, and the
  * controller of a Chat element is `element.hybridChat`. Pages talk to it through its methods
  * (`newChat`, `open`, `remove`, `conversations`) and the `hybrid-chat:change` event it dispatches. */
@@ -17,9 +18,6 @@
   const hybrid = (window.hybridChat = window.hybridChat || {});
 
   const STICK_PX = 48; // closer than this to the bottom counts as "following the answer"
-  // A ticket request still unanswered after this long fails its answer (with Retry): without it the Chat
-  // would wait forever when the signing callback's request fails or hangs.
-  const TICKET_TIMEOUT_MS = 15000;
   const CHANGE = "hybrid-chat:change";
 
   const element = (...args) => hybrid.dom.element(...args);
@@ -76,18 +74,25 @@
   class ChatController {
     /** The controller of the Chat element `root`; `config` comes from the server (see `component.py`). */
     constructor(root, config) {
+      this.storage = hybrid.history.storage(config.id, config.history);
+      this.state = this.storage.load();
+      this.turn = null; // the answer streaming now
+      this.idlers = []; // resolved when no answer streams (see `idle`)
+      this.stick = true;
+      this.lastRender = null; // the last answer's render cost: the render-budget test reads it
+      this.bind(root, config);
+      this.renderConversation();
+    }
+
+    /** Take the element `root` (its controls and their events) as this Chat's. Every listener is on the
+     * element, so an element that leaves the page takes them along. */
+    bind(root, config) {
       this.root = root;
       this.config = config;
       this.view = root.querySelector(".chat-conversation");
       this.prompt = root.querySelector(".chat-prompt");
       this.sendButton = root.querySelector(".chat-send");
       this.stopButton = root.querySelector(".chat-stop");
-      this.storage = hybrid.history.storage(config.id, config.history);
-      this.state = this.storage.load();
-      this.turn = null; // the answer streaming now
-      this.tickets = new Map(); // ticket requests waiting for the server: id -> settle(answer)
-      this.stick = true;
-      this.lastRender = null; // the last answer's render cost: the render-budget test reads it
       this.view.addEventListener("scroll", () => this.onScroll(), { passive: true });
       root.addEventListener("click", (event) => this.onClick(event));
       root.addEventListener("keydown", (event) => this.onKeyDown(event));
@@ -95,8 +100,25 @@
       this.stopButton.addEventListener("click", () => this.stop());
       const newChat = root.querySelector(".chat-new");
       if (newChat) newChat.addEventListener("click", () => this.newChat());
-      window.addEventListener("pagehide", () => this.persist()); // keep the partial answer of a reload mid-stream
-      this.renderConversation();
+      root.hybridChat = this;
+    }
+
+    /** Dash mounted this Chat's element again (a tab opened again) while its answer streamed off the
+     * page: the conversation as it is (the streaming message's nodes, and an unsent question) moves in. */
+    moveTo(root, config) {
+      const { view, prompt } = this;
+      delete this.root.hybridChat;
+      this.bind(root, config);
+      this.view.replaceChildren(...view.childNodes);
+      this.prompt.value = prompt.value;
+      this.setStreaming(this.streaming);
+      this.stick = true;
+      this.follow();
+    }
+
+    /** A promise that resolves once no answer streams. */
+    idle() {
+      return this.turn ? new Promise((resolve) => this.idlers.push(resolve)) : Promise.resolve();
     }
 
     // ---- state ----------------------------------------------------------------------------------
@@ -241,31 +263,6 @@
       return { messages };
     }
 
-    /** A promise of `{url, ticket}` for `body` from the Chat's signing callback (`wiring.py`): the server
-     * checks the conversation there, reads the Chat's context, and the stream trusts only the ticket.
-     * It fails when the server refuses, when no answer comes within `TICKET_TIMEOUT_MS`, or when `signal`
-     * aborts (Stop); a late answer is ignored. */
-    authorize(body, signal) {
-      const id = hybrid.history.newId();
-      return new Promise((resolve, reject) => {
-        const seconds = TICKET_TIMEOUT_MS / 1000;
-        const timer = setTimeout(() => this.onTicket({ id, error: `the server did not answer within ${seconds} s` }), TICKET_TIMEOUT_MS);
-        signal.addEventListener("abort", () => this.onTicket({ id, error: "stopped" }), { once: true });
-        this.tickets.set(id, (answer) => {
-          clearTimeout(timer);
-          this.tickets.delete(id);
-          if (answer.ticket) resolve({ url: answer.url, body: { ticket: answer.ticket } });
-          else reject(new Error(answer.error || "the server refused the request"));
-        });
-        setProps(this.config.ticketRequest, { data: { id, body } });
-      });
-    }
-
-    onTicket(answer) {
-      const settle = answer && this.tickets.get(answer.id);
-      if (settle) settle(answer);
-    }
-
     startAnswer(conversation) {
       const message = { role: "assistant", content: "", blocks: [], status: "streaming" };
       conversation.messages.push(message);
@@ -280,7 +277,10 @@
         answer: new hybrid.blocks.AnswerView(blocks, message, () => this.follow()), // the answer's blocks
       };
       const request = this.requestBody(conversation);
-      turn.stream = hybrid.openStream((signal) => this.authorize(request, signal), {
+      // The server checks the conversation and reads the Chat's context as it signs; the stream trusts
+      // only the ticket.
+      const ticket = (signal) => hybrid.tickets.request(this.config.ticketRequest, request, signal);
+      turn.stream = hybrid.openStream(ticket, {
         text: (delta) => this.onText(turn, delta),
         event: (name, data) => this.onEvent(turn, name, data),
         end: (outcome) => this.finishAnswer(turn, outcome),
@@ -344,6 +344,7 @@
       this.changed(turn.conversation);
       this.setStreaming(false);
       this.follow();
+      this.idlers.splice(0).forEach((resolve) => resolve());
     }
 
     setStreaming(streaming) {
@@ -479,29 +480,6 @@
       }
     }
   }
-
-  function controllerOf(id) {
-    const root = document.getElementById(id);
-    return root ? root.hybridChat : undefined;
-  }
-
-  // ---- Dash clientside functions (registered per Chat in `wiring.py`) ----------------------------
-
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    hybridChat: {
-      /** Start the controller of the Chat `config.id` (once per element: a re-rendered Chat gets a new one). */
-      init(config) {
-        const root = document.getElementById(config.id);
-        if (!root || root.hybridChat) return;
-        root.hybridChat = new ChatController(root, config);
-        root.hybridChat.changed();
-      },
-      ticket(answer, config) {
-        const chat = controllerOf(config.id);
-        if (chat) chat.onTicket(answer);
-      },
-    },
-  });
 
   hybrid.ChatController = ChatController;
 })();

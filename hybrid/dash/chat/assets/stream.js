@@ -141,5 +141,4 @@
   }
 
   hybrid.openStream = openStream;
-  hybrid.EventParser = EventParser;
 })();
