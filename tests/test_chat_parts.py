@@ -209,6 +209,20 @@ def test_a_served_chat_gets_its_callbacks_its_files_and_says_it_is_connected() -
         hybrid.create_app(app, settings=hybrid.Settings(secret_key="k"))
 
 
+def test_a_chat_tells_its_page_how_long_the_serving_app_keeps_answers_for_resuming() -> None:
+    chat = hybrid.Chat("resuming")
+    app = Dash(__name__)
+    app.layout = html.Div([chat])
+    server = hybrid.create_app(app, settings=hybrid.Settings(secret_key="k", resume_grace_seconds=7.5))
+
+    def config(scope: dict[str, Any]) -> dict[str, Any]:
+        with app.server.test_request_context(environ_overrides={"asgi.scope": scope}):
+            return json.loads(rendered(json.loads(to_json(chat)), "hybrid-chat")["data-config"])
+
+    assert config({"app": server})["resumeGraceSeconds"] == 7.5  # as a2wsgi hands Flask the request
+    assert config({})["resumeGraceSeconds"] == 0  # served by something else: it does not ask
+
+
 def test_a_refused_ticket_request_names_the_request_so_the_page_can_match_it() -> None:
     chat, stream = hybrid.Chat("signing"), chat_stream()
     assert sign_ticket(chat, stream, {"id": "r1", "body": "nope"}, []) == {

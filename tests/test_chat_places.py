@@ -1,7 +1,8 @@
 """A `hybrid.Chat` works wherever and whenever Dash mounts it (Debian's Chromium, a real server running
 `tests/apps/chat_places.py`): on a tab that is not the default, after switching tabs (mid-answer too), on
-a Dash Pages page (loaded directly or reached by a link), added by a callback; and a Chat that leaves
-the page leaves no controller behind. Every test fails on an uncaught page error or a CSP violation.
+a Dash Pages page (loaded directly or reached by a link), added by a callback, reloaded mid-answer; and
+a Chat that leaves the page leaves no controller behind. Every test fails on an uncaught page error or a
+CSP violation.
 """
 
 from __future__ import annotations
@@ -134,3 +135,13 @@ def test_a_chat_that_leaves_the_page_leaves_no_controller_behind(app: Server, pa
         tab(page, "First")
         expect(chat(page, "first").locator(".user-message")).to_have_text(["a conversation to keep"])
     assert controllers_alive(page) == 1  # the first tab's Chat; the second's left with its tab
+
+
+def test_a_reload_mid_answer_carries_on_with_the_answer_functions_answer(app: Server, page: Page) -> None:
+    page.goto(app.url + "/other")
+    answer = ask(page, "paged", "slow, then reload")
+    expect(answer.locator(".message-body")).to_contain_text("paged token 3")
+    page.reload()
+    answer = chat(page, "paged").locator(".assistant-message").last
+    expect(answer).to_have_attribute("data-status", "done", timeout=10_000)
+    expect(answer.locator(".message-body")).to_have_text(slow_text("paged"))

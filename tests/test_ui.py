@@ -302,14 +302,16 @@ def test_a_provider_error_shows_on_the_message_with_a_retry_that_works(chat: Ser
 
 
 def test_a_server_that_dies_mid_answer_shows_an_error_not_a_truncated_answer(serve, page: Page) -> None:
-    server = serve("tests.apps.chat_scripted:app")
+    server = serve("tests.apps.chat_scripted:app", env={"HYBRID_RESUME_GRACE_SECONDS": "2"})
     open_chat(page, server)
     send(page, "slow, then the server dies")
     expect(answer(page).locator(".message-body")).to_contain_text("demo answer", timeout=10_000)
     server.process.kill()
 
+    expect(answer(page).get_by_role("status")).to_have_text("Reconnecting…")  # for the server's grace
     wait_status(page, "error", timeout=5_000)
-    expect(answer(page).locator(".message-error")).to_contain_text("connection")
+    expect(answer(page).locator(".message-error")).to_contain_text("did not come back within 2 s")
+    expect(answer(page).get_by_role("status")).to_have_count(0)
     expect(answer(page).get_by_role("button", name="Retry")).to_be_visible()
     expect(page.locator("#send")).to_be_enabled()
 

@@ -17,11 +17,13 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import flask
 from dash import State, dcc, html
 from plotly.io.json import to_json_plotly
 
 from hybrid.parts import Part, Reasoning, SetProps
 from hybrid.providers.base import Message
+from hybrid.streaming import StreamHost
 from hybrid.tools import DEFAULT_TIMEOUT, Tool, Toolbox
 
 if TYPE_CHECKING:
@@ -212,7 +214,8 @@ class Chat(html.Div):
         connected = self.stream is not None
         self._conversation.children = None if connected else html.P(NOT_CONNECTED, className="message-error")
         self._send.disabled = not connected
-        setattr(self, "data-config", json.dumps(self.config) if connected else None)
+        config = {**self.config, "resumeGraceSeconds": _resume_grace()}
+        setattr(self, "data-config", json.dumps(config) if connected else None)
         return super().to_plotly_json()  # type: ignore[no-any-return]
 
 
@@ -221,6 +224,18 @@ NOT_CONNECTED = (
     "in app.layout (or a page's layout), build it once at module level, and serve the app with "
     "hybrid.create_app."
 )
+
+
+def _resume_grace() -> float:
+    """How long the app serving this Dash request keeps an answer for resuming (0: it does not).
+
+    The page resumes a cut answer for that long (`assets/stream.js`). a2wsgi hands Flask the ASGI scope,
+    whose `app` is the hybrid app serving the request.
+    """
+    if not flask.has_request_context():
+        return 0.0
+    host = flask.request.environ.get("asgi.scope", {}).get("app")
+    return float(host.answers.grace) if isinstance(host, StreamHost) else 0.0
 
 
 def _named(control: str, ids: Mapping[str, str]) -> dict[str, str]:

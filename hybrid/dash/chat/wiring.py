@@ -36,6 +36,7 @@ SCRIPTS = (
     "assets/dom.js",
     "assets/markdown.js",
     "assets/blocks.js",
+    "assets/sse.js",
     "assets/stream.js",
     "assets/history.js",
     "assets/tickets.js",

@@ -122,6 +122,28 @@
       this.views = []; // every text block's StreamView, for the render cost
     }
 
+    /** A view of the answer `message` that carries on from the blocks it holds (kept when its page left
+     * mid-answer): they are drawn as the stream first drew them, fed back as events. */
+    static continuing(container, message, onChange) {
+      const kept = message.blocks;
+      Object.assign(message, { blocks: [], content: "" });
+      const view = new AnswerView(container, message, onChange);
+      for (const block of kept) view.replay(block);
+      return view;
+    }
+
+    replay(block) {
+      if (block.type === "text") this.text(block.text);
+      else if (block.type === "reasoning") {
+        this.reasoning(block.text);
+        if (this.thinking) this.thinking.startedAt -= block.ms || 0; // it had thought that long already
+      } else if (block.status === "streaming") this.toolDelta(block);
+      else {
+        this.toolCall(block);
+        if (block.output != null) this.toolResult({ ...block, error: block.status === "error" });
+      }
+    }
+
     /** A text delta of the answer. */
     text(delta) {
       this.foldThinking();

@@ -82,6 +82,9 @@
       this.lastRender = null; // the last answer's render cost: the render-budget test reads it
       this.bind(root, config);
       this.renderConversation();
+      const conversation = this.current();
+      const last = conversation && conversation.messages.at(-1);
+      if (last && last.status === "streaming") this.reattach(conversation, last); // see `history.js`
     }
 
     /** Take the element `root` (its controls and their events) as this Chat's. Every listener is on the
@@ -138,7 +141,11 @@
       return this.turn !== null;
     }
 
+    /** Save the conversations; a streaming answer's text with the id of the last event it holds (so a
+     * page that comes back can carry on from there, see `stream.js`). */
     persist() {
+      const turn = this.turn;
+      if (turn && turn.message.resume) turn.message.resume.lastEventId = turn.stream.lastEventId;
       this.storage.save(this.state);
     }
 
@@ -264,30 +271,74 @@
     }
 
     startAnswer(conversation) {
-      const message = { role: "assistant", content: "", blocks: [], status: "streaming" };
+      const message = { role: "assistant", content: "", blocks: [], status: "streaming", startedAt: Date.now(), deltas: 0 };
       conversation.messages.push(message);
       this.changed(conversation);
+      const request = this.requestBody(conversation);
+      // The server checks the conversation and reads the Chat's context as it signs; the stream trusts
+      // only the ticket.
+      const ticket = (signal) => hybrid.tickets.request(this.config.ticketRequest, request, signal);
+      this.begin(conversation, message, (handlers) => hybrid.openStream(ticket, handlers, this.streamOptions()));
+    }
+
+    /** The answer `message` was streaming when the page left (a reload, a closed tab): follow it again on
+     * the server, which kept it for a while (see `stream.js`). */
+    reattach(conversation, message) {
+      this.view.lastElementChild.remove(); // the message as the history drew it: it streams again
+      const attach = message.resume;
+      this.begin(conversation, message, (handlers) => hybrid.openStream(null, handlers, { ...this.streamOptions(), attach }));
+    }
+
+    streamOptions() {
+      return { graceSeconds: this.config.resumeGraceSeconds || 0 };
+    }
+
+    /** Stream the answer `message` (new, or with the blocks it holds so far) into a new article, through
+     * the stream `open(handlers)` starts. */
+    begin(conversation, message, open) {
       const article = this.messageElement(message);
       this.view.append(article);
       const blocks = article.querySelector(".message-blocks");
       blocks.setAttribute("aria-live", "polite");
       blocks.setAttribute("aria-busy", "true"); // announced once, when it ends
+      const follow = () => this.follow();
       const turn = {
-        conversation, message, article, deltas: 0, startedAt: performance.now(), firstAt: 0, after: null,
-        answer: new hybrid.blocks.AnswerView(blocks, message, () => this.follow()), // the answer's blocks
+        conversation, message, article, after: null,
+        answer: hybrid.blocks.AnswerView.continuing(blocks, message, follow), // the answer's blocks
       };
-      const request = this.requestBody(conversation);
-      // The server checks the conversation and reads the Chat's context as it signs; the stream trusts
-      // only the ticket.
-      const ticket = (signal) => hybrid.tickets.request(this.config.ticketRequest, request, signal);
-      turn.stream = hybrid.openStream(ticket, {
+      turn.stream = open({
         text: (delta) => this.onText(turn, delta),
         event: (name, data) => this.onEvent(turn, name, data),
         end: (outcome) => this.finishAnswer(turn, outcome),
+        answer: (head) => {
+          message.resume = { head, lastEventId: "" };
+          this.persist();
+        },
+        reconnecting: (yes) => {
+          if (yes && !turn.reconnecting) {
+            turn.reconnecting = element("p", { class: "message-status message-extra", role: "status" }, "Reconnecting…");
+            article.append(turn.reconnecting);
+          } else if (!yes && turn.reconnecting) {
+            turn.reconnecting.remove();
+            turn.reconnecting = null;
+          }
+        },
+        restart: () => {
+          // The answer streams again from its start: what the page kept goes, the server's comes back.
+          for (const kept of ["notice", "error", "usage", "model"]) delete message[kept];
+          Object.assign(message, { content: "", blocks: [], deltas: 0 });
+          turn.after = null;
+          turn.answer = new hybrid.blocks.AnswerView(blocks, message, follow);
+        },
       });
       this.turn = turn;
       this.setStreaming(true);
       this.follow();
+    }
+
+    /** The answer's first output (text, a tool call): the time to it, once. */
+    firstOutput(message) {
+      if (message.ttftMs == null) message.ttftMs = Date.now() - message.startedAt;
     }
 
     /** The stream's text: the answer's, or (after `completion`) a notice; after an error the server
@@ -296,8 +347,8 @@
       const { message } = turn;
       if (turn.after === "completion") message.notice = (message.notice || "") + delta;
       if (turn.after) return;
-      if (!turn.firstAt) turn.firstAt = performance.now();
-      turn.deltas += 1;
+      this.firstOutput(message);
+      message.deltas += 1;
       turn.answer.text(delta);
     }
 
@@ -306,7 +357,7 @@
       const { message } = turn;
       if (hybrid.blocks.EVENTS.has(name)) {
         if (turn.after) return;
-        if (!turn.firstAt && name !== "reasoning") turn.firstAt = performance.now(); // a tool call is output too
+        if (name !== "reasoning") this.firstOutput(message); // a tool call is output too
         turn.answer.event(name, data);
       } else if (name === "set_props" && data && data.id != null && data.props) setProps(data.id, data.props);
       else if (name === "meta" && data.model) message.model = data.model;
@@ -323,20 +374,16 @@
     finishAnswer(turn, outcome) {
       const { message, article } = turn;
       this.turn = null;
-      const now = performance.now();
       if (outcome.stopped) message.status = "stopped";
       else if (outcome.error || message.error) {
         message.status = "error";
         message.error = message.error || outcome.error;
       } else message.status = "done";
-      if (turn.firstAt) {
-        message.ttftMs = Math.round(turn.firstAt - turn.startedAt);
-        message.seconds = (now - turn.firstAt) / 1000;
-      }
+      if (message.ttftMs != null) message.seconds = Math.max(0, Date.now() - message.startedAt - message.ttftMs) / 1000;
       const usage = message.usage && message.usage.completion_tokens;
-      message.tokens = usage || turn.deltas;
+      message.tokens = usage || message.deltas;
       message.counted = !usage;
-      delete message.usage;
+      for (const transient of ["usage", "startedAt", "deltas", "resume"]) delete message[transient];
       turn.answer.end(Boolean(outcome.stopped));
       this.lastRender = turn.answer.renderCost();
       article.querySelector(".message-blocks").setAttribute("aria-busy", "false");

@@ -4,7 +4,8 @@
  * `{conversations, current}`; a conversation is `{id, title, updated, messages}`; a message is
  * `{role, content, ...}` with, for answers, `blocks` (thinking, text and tool calls in order, see
  * `blocks.js`; older answers' `content` and `reasoning` become blocks as they load), `status` ("streaming",
- * "done", "stopped", "error"), `error`, `notice` and footer stats. */
+ * "done", "stopped", "error"), `error`, `notice` and footer stats; while it streams, `resume` (the
+ * answer's name on the server and the id of the last event the message holds, see `stream.js`). */
 (function () {
   "use strict";
   const hybrid = (window.hybridChat = window.hybridChat || {});
@@ -21,8 +22,9 @@
     }
   }
 
-  /** A state as it was kept, made current: older answers get blocks, an answer that was streaming when
-   * the page closed ends. */
+  /** A state as it was kept, made current: older answers get blocks. An answer that was streaming when
+   * the page closed stays so when the server can still be asked for it (it has its name, `resume`, and
+   * is the last of the current conversation: the controller re-attaches it); any other did not finish. */
   function revive(state) {
     if (!state || !Array.isArray(state.conversations)) return { conversations: [], current: null };
     for (const conversation of state.conversations) {
@@ -33,10 +35,11 @@
           delete message.reasoning;
           delete message.reasoningMs;
         }
-        // The page closed while this answer streamed: it did not finish.
-        if (message.status === "streaming") {
+        const resumable = message.resume && conversation.id === state.current && message === conversation.messages.at(-1);
+        if (message.status === "streaming" && !resumable) {
           message.status = "error";
           message.error = "the page was closed before the answer finished";
+          delete message.resume;
           hybrid.blocks.interrupted(message);
         }
       }
