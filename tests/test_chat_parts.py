@@ -18,6 +18,7 @@ import hybrid
 from hybrid import Message, Reasoning, SetProps, StreamError
 from hybrid.chat import ChatStream
 from hybrid.dash.chat import find_chats
+from hybrid.dash.chat.wiring import sign_ticket
 from hybrid.parts import to_item
 from hybrid.providers import Completion, DemoProvider, Reply, Usage
 from hybrid.tickets import TicketSigner
@@ -179,6 +180,7 @@ def test_create_app_finds_chats_in_layout_functions_pages_and_any_prop() -> None
     markup = to_json(third)  # as a page gets it: the Chat says it is not connected, and cannot send
     assert "This chat is not connected: hybrid.create_app(app) did not find it" in markup
     assert rendered(json.loads(markup), "chat-send")["disabled"] is True
+    assert rendered(json.loads(markup), "hybrid-chat").get("data-config") is None  # no controller starts
 
 
 def test_two_chats_with_one_id_are_refused_with_the_reason() -> None:
@@ -197,11 +199,39 @@ def test_a_served_chat_gets_its_callbacks_its_files_and_says_it_is_connected() -
     sign = app.callback_map["served--ticket.data"]
     assert sign["state"] == [{"id": "region", "property": "value"}]
     scripts = [s["relative_package_path"] for s in app.scripts._resources._resources]
-    assert scripts[-1] == "assets/chat.js" and "assets/0-markdown-it.min.js" in scripts
+    assert scripts[-1] == "assets/mount.js" and "assets/0-markdown-it.min.js" in scripts
+    markup = json.loads(to_json(chat))
     assert "not connected" not in to_json(chat)
-    assert not rendered(json.loads(to_json(chat)), "chat-send").get("disabled")
+    assert not rendered(markup, "chat-send").get("disabled")
+    config = json.loads(rendered(markup, "hybrid-chat")["data-config"])  # what starts its controller
+    assert config["id"] == "served" and config["ticketRequest"] == "served--ticket-request"
     with pytest.raises(ValueError, match="served by another app"):
         hybrid.create_app(app, settings=hybrid.Settings(secret_key="k"))
+
+
+def test_a_chat_tells_its_page_how_long_the_serving_app_keeps_answers_for_resuming() -> None:
+    chat = hybrid.Chat("resuming")
+    app = Dash(__name__)
+    app.layout = html.Div([chat])
+    server = hybrid.create_app(app, settings=hybrid.Settings(secret_key="k", resume_grace_seconds=7.5))
+
+    def config(scope: dict[str, Any]) -> dict[str, Any]:
+        with app.server.test_request_context(environ_overrides={"asgi.scope": scope}):
+            return json.loads(rendered(json.loads(to_json(chat)), "hybrid-chat")["data-config"])
+
+    assert config({"app": server})["resumeGraceSeconds"] == 7.5  # as a2wsgi hands Flask the request
+    assert config({})["resumeGraceSeconds"] == 0  # served by something else: it does not ask
+
+
+def test_a_refused_ticket_request_names_the_request_so_the_page_can_match_it() -> None:
+    chat, stream = hybrid.Chat("signing"), chat_stream()
+    assert sign_ticket(chat, stream, {"id": "r1", "body": "nope"}, []) == {
+        "id": "r1",
+        "error": "malformed ticket request",
+        "status": 400,
+    }
+    assert sign_ticket(chat, stream, {"id": "r2", "body": {"messages": "nope"}}, [])["id"] == "r2"
+    assert sign_ticket(chat, stream, ["not", "a", "request"], [])["id"] == ""
 
 
 def chat_stream(max_context_chars: int = 100) -> ChatStream:

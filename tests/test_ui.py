@@ -303,14 +303,16 @@ def test_a_provider_error_shows_on_the_message_with_a_retry_that_works(chat: Ser
 
 
 def test_a_server_that_dies_mid_answer_shows_an_error_not_a_truncated_answer(serve, page: Page) -> None:
-    server = serve("tests.apps.chat_scripted:app")
+    server = serve("tests.apps.chat_scripted:app", env={"HYBRID_RESUME_GRACE_SECONDS": "2"})
     open_chat(page, server)
     send(page, "slow, then the server dies")
     expect(answer(page).locator(".message-body")).to_contain_text("demo answer", timeout=10_000)
     server.process.kill()
 
+    expect(answer(page).get_by_role("status")).to_have_text("Reconnecting…")  # for the server's grace
     wait_status(page, "error", timeout=5_000)
-    expect(answer(page).locator(".message-error")).to_contain_text("connection")
+    expect(answer(page).locator(".message-error")).to_contain_text("did not come back within 2 s")
+    expect(answer(page).get_by_role("status")).to_have_count(0)
     expect(answer(page).get_by_role("button", name="Retry")).to_be_visible()
     expect(page.locator("#send")).to_be_enabled()
 
@@ -425,7 +427,10 @@ def test_a_ticket_that_never_comes_ends_the_answer_with_an_error_and_a_retry(
 def test_stop_ends_an_answer_still_waiting_for_its_ticket(chat: Server, page: Page) -> None:
     page.clock.install()
     open_chat(page, chat)
-    page.route(SIGNING, lambda route: route.abort())  # the signing callback's request fails
+    held: list[Route] = []
+    page.route(
+        SIGNING, lambda route: held.append(route)
+    )  # the signing callback's request never gets an answer
     send(page, "a question left hanging")
     expect(answer(page)).to_have_attribute("data-status", "streaming")
     page.click("#stop")
@@ -437,3 +442,36 @@ def test_stop_ends_an_answer_still_waiting_for_its_ticket(chat: Server, page: Pa
     wait_status(page, "stopped")
     expect(page.locator(".message-error")).to_have_count(0)
     assert requests_about(chat, "a question left hanging") == []
+
+
+def test_the_streaming_answer_is_a_polite_live_region_busy_until_it_ends(chat: Server, page: Page) -> None:
+    open_chat(page, chat)
+    send(page, "slow and announced")
+    blocks = answer(page).locator(".message-blocks")
+    expect(answer(page).locator(".message-body")).to_contain_text("demo answer", timeout=10_000)
+    expect(answer(page)).to_have_attribute("data-status", "streaming")
+    expect(blocks).to_have_attribute("aria-live", "polite")
+    expect(blocks).to_have_attribute("aria-busy", "true")
+    wait_status(page, "done")
+    expect(blocks).to_have_attribute("aria-busy", "false")  # announced once, as a whole
+
+
+COLOURS = """() => {
+  const colours = (selector) => {
+    const style = getComputedStyle(document.querySelector(selector));
+    return [style.backgroundColor, style.color];
+  };
+  return { page: colours("body"), chat: colours("#chat"), sidebar: colours(".sidebar") };
+}"""
+
+
+def test_dark_mode_follows_the_system_preference(chat: Server, page: Page) -> None:
+    page.emulate_media(color_scheme="light")
+    open_chat(page, chat)
+    light = page.evaluate(COLOURS)
+    page.emulate_media(color_scheme="dark")
+    dark = page.evaluate(COLOURS)
+
+    assert light["page"] == light["chat"] == ["rgb(255, 255, 255)", "rgb(31, 35, 40)"]
+    assert dark["page"] == dark["chat"] == ["rgb(30, 31, 34)", "rgb(230, 230, 230)"]
+    assert light["sidebar"][0] == "rgb(247, 247, 248)" and dark["sidebar"][0] == "rgb(23, 24, 26)"

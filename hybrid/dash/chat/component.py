@@ -1,8 +1,10 @@
 """`Chat`: a streaming chat as a Dash component, with the answer function of its developer.
 
-It is an All-in-One component: an `html.Div` (its DOM id is the one given) holding the conversation, the
-composer and three `dcc.Store`s; its script (`assets/chat.js`) makes one controller per Chat element,
-which renders the conversation itself, so a streaming answer costs no Dash callback or React work.
+It is an All-in-One component: an `html.Div` (its DOM id is the one given, its browser configuration in
+`data-config`) holding the conversation, the composer and two `dcc.Store`s; its scripts start a
+controller (`assets/chat.js`) for each Chat element Dash puts in the page, whenever it does
+(`assets/mount.js`), which renders the conversation itself, so a streaming answer costs no Dash callback
+or React work.
 For each answer one Dash callback (see `wiring.py`) reads the Chat's `context`, checks the conversation
 and signs both into a ticket; the stream endpoint streams what that ticket holds.
 """
@@ -15,11 +17,13 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import flask
 from dash import State, dcc, html
 from plotly.io.json import to_json_plotly
 
 from hybrid.parts import Part, Reasoning, SetProps
 from hybrid.providers.base import Message
+from hybrid.streaming import StreamHost
 from hybrid.tools import DEFAULT_TIMEOUT, MAX_ROUNDS, Tool, Toolbox
 
 if TYPE_CHECKING:
@@ -87,16 +91,14 @@ class Chat(html.Div):
         """The tools `@chat.tool` registered, by name."""
         self.stream: ChatStream | None = None
         """The app's chat stream, once `create_app` attached this Chat to it."""
-        self.store_ids = {name: f"{id}--{name}" for name in ("config", "ticket-request", "ticket")}
-        self._config = dcc.Store(
-            id=self.store_ids["config"],
-            data={
-                "id": id,
-                "ticketRequest": self.store_ids["ticket-request"],
-                "history": bool(history),
-                "examples": list(examples),
-            },
-        )
+        self.store_ids = {name: f"{id}--{name}" for name in ("ticket-request", "ticket")}
+        self.config: dict[str, Any] = {
+            "id": id,
+            "ticketRequest": self.store_ids["ticket-request"],
+            "history": bool(history),
+            "examples": list(examples),
+        }
+        """What the Chat's controller is told (`data-config`, see `to_plotly_json`)."""
         self._conversation = html.Section(
             className="chat-conversation", tabIndex="-1", **{"aria-label": "Conversation"}
         )
@@ -109,7 +111,6 @@ class Chat(html.Div):
             children=[
                 self._conversation,
                 _composer(placeholder, controls, self._send, new_chat=new_chat),
-                self._config,
                 dcc.Store(id=self.store_ids["ticket-request"]),
                 dcc.Store(id=self.store_ids["ticket"]),
             ],
@@ -218,11 +219,14 @@ class Chat(html.Div):
         return self.stream
 
     def to_plotly_json(self) -> dict[str, Any]:
-        # Rendered per page load, when it is known whether `create_app` wired this Chat: without its
-        # callbacks no script would start, so the page is told here, in the markup itself.
+        # Rendered each time Dash sends the Chat (a layout, a page, a callback's output), when it is known
+        # whether `create_app` wired it: the controller starts only on an element with a configuration,
+        # and an unwired Chat says so in the markup itself.
         connected = self.stream is not None
         self._conversation.children = None if connected else html.P(NOT_CONNECTED, className="message-error")
         self._send.disabled = not connected
+        config = {**self.config, "resumeGraceSeconds": _resume_grace()}
+        setattr(self, "data-config", json.dumps(config) if connected else None)
         return super().to_plotly_json()  # type: ignore[no-any-return]
 
 
@@ -231,6 +235,18 @@ NOT_CONNECTED = (
     "in app.layout (or a page's layout), build it once at module level, and serve the app with "
     "hybrid.create_app."
 )
+
+
+def _resume_grace() -> float:
+    """How long the app serving this Dash request keeps an answer for resuming (0: it does not).
+
+    The page resumes a cut answer for that long (`assets/stream.js`). a2wsgi hands Flask the ASGI scope,
+    whose `app` is the hybrid app serving the request.
+    """
+    if not flask.has_request_context():
+        return 0.0
+    host = flask.request.environ.get("asgi.scope", {}).get("app")
+    return float(host.answers.grace) if isinstance(host, StreamHost) else 0.0
 
 
 def _named(control: str, ids: Mapping[str, str]) -> dict[str, str]:

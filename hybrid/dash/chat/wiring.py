@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import dash
-from dash import ClientsideFunction, Dash, Input, Output, State
+from dash import ClientsideFunction, Dash, Input, Output
 from dash.development.base_component import Component
 
 from hybrid.chat import CHAT_STREAM_PATH
@@ -36,9 +36,12 @@ SCRIPTS = (
     "assets/dom.js",
     "assets/markdown.js",
     "assets/blocks.js",
+    "assets/sse.js",
     "assets/stream.js",
     "assets/history.js",
+    "assets/tickets.js",
     "assets/chat.js",
+    "assets/mount.js",
 )
 """In load order: the vendored libraries, then the Chat's own scripts."""
 STYLESHEET = "assets/chat.css"
@@ -115,14 +118,11 @@ def _add_resources(dash_app: Dash) -> None:
 
 
 def _register_callbacks(dash_app: Dash, chat: Chat, stream: ChatStream) -> None:
-    """The controller's start, and the one server callback per answer that signs its ticket."""
+    """The one server callback per answer that signs its ticket, and the hand-over of what it signed to
+    the controller (`tickets.js`; the controllers start by themselves, see `mount.js`)."""
     ids = chat.store_ids
-    call = ClientsideFunction(namespace="hybridChat", function_name="init")
-    dash_app.clientside_callback(call, Input(ids["config"], "data"))
     deliver = ClientsideFunction(namespace="hybridChat", function_name="ticket")
-    dash_app.clientside_callback(
-        deliver, Input(ids["ticket"], "data"), State(ids["config"], "data"), prevent_initial_call=True
-    )
+    dash_app.clientside_callback(deliver, Input(ids["ticket"], "data"), prevent_initial_call=True)
 
     @dash_app.callback(
         Output(ids["ticket"], "data"),
@@ -131,7 +131,11 @@ def _register_callbacks(dash_app: Dash, chat: Chat, stream: ChatStream) -> None:
         prevent_initial_call=True,
     )
     def sign(request: Any, *context: Any) -> dict[str, Any]:
-        return sign_ticket(chat, stream, request, context)
+        try:
+            return sign_ticket(chat, stream, request, context)
+        except Exception:  # the answer must fail now, not wait for a ticket that never comes
+            logger.exception("signing a ticket for the Chat %r failed", chat.chat_id)
+            return _refused(request, "the server hit an unexpected error", 500)
 
     sign.__name__ = f"sign_{chat.chat_id}"
 
@@ -142,12 +146,17 @@ def sign_ticket(chat: Chat, stream: ChatStream, request: Any, context: Sequence[
     `stream.issue_chat` checks the conversation and the context values and signs them together, for
     the signed-in user when there is one; the URL is the stream's as this request reached the app.
     """
-    if not isinstance(request, Mapping) or not isinstance(request.get("id"), str):
-        return {"id": "", "error": "malformed ticket request", "status": 400}
-    body = request.get("body")
-    messages = body.get("messages") if isinstance(body, Mapping) else None
+    body = request.get("body") if isinstance(request, Mapping) else None
+    if not isinstance(body, Mapping) or not isinstance(request.get("id"), str):
+        return _refused(request, "malformed ticket request", 400)
     try:
-        ticket = stream.issue_chat(chat.chat_id, messages, context, user=signed_in_user())
+        ticket = stream.issue_chat(chat.chat_id, body.get("messages"), context, user=signed_in_user())
     except ApiError as exc:
-        return {"id": request["id"], "error": exc.message, "status": exc.status}
+        return _refused(request, exc.message, exc.status)
     return {"id": request["id"], "ticket": ticket, "url": route_url(CHAT_STREAM_PATH)}
+
+
+def _refused(request: Any, error: str, status: int) -> dict[str, Any]:
+    """A refusal the controller that asked can match (by its request's id, when it sent one)."""
+    asked = request.get("id") if isinstance(request, Mapping) else None
+    return {"id": asked if isinstance(asked, str) else "", "error": error, "status": status}

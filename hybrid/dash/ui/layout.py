@@ -1,7 +1,8 @@
 """The chat page's layout: a header with settings, a sidebar of conversations, and the page's Chat.
 
-The conversation list (`#conversation-list`) is rendered by `assets/page.js` from the Chat's controller;
-the settings are Dash components whose values the Chat reads as its context when the user sends.
+The conversation list (`#conversation-list`) is rendered by `assets/page.js` from the Chat's controller,
+and the page's buttons are handled there (by their `data-page-action`); the settings are Dash components
+whose values the Chat reads as its context when the user sends.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def chat_layout(
                                 "Chats",
                                 id="sidebar-toggle",
                                 type="button",
+                                **{"data-page-action": "toggle-sidebar"},
                                 **{"aria-label": "Show conversations", "aria-expanded": "false"},
                                 **{"aria-controls": "sidebar"},
                             ),
@@ -66,7 +68,7 @@ def _sidebar() -> html.Aside:
         className="sidebar",
         **{"aria-label": "Conversations"},
         children=[
-            html.Button("+ New chat", id="new-chat", type="button"),
+            html.Button("+ New chat", id="new-chat", type="button", **{"data-page-action": "new-chat"}),
             html.H2("History", id="history-heading"),
             html.Nav(
                 html.Ul(id="conversation-list", className="conversation-list"),

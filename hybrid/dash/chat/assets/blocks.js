@@ -116,8 +116,32 @@
       container.replaceChildren(this.pending);
       this.writing = null; // the text block growing now: {block, view}
       this.thinking = null; // the reasoning block growing now: {block, details, view, startedAt}
-      this.cards = new Map(); // tool call id -> card
+      // Tool call id -> its card, until its result: a model's call ids are only unique within a round (the
+      // demo's are `call_demo_0` each time), so the same id after a result is a new call with a card of its own.
+      this.cards = new Map();
       this.views = []; // every text block's StreamView, for the render cost
+    }
+
+    /** A view of the answer `message` that carries on from the blocks it holds (kept when its page left
+     * mid-answer): they are drawn as the stream first drew them, fed back as events. */
+    static continuing(container, message, onChange) {
+      const kept = message.blocks;
+      Object.assign(message, { blocks: [], content: "" });
+      const view = new AnswerView(container, message, onChange);
+      for (const block of kept) view.replay(block);
+      return view;
+    }
+
+    replay(block) {
+      if (block.type === "text") this.text(block.text);
+      else if (block.type === "reasoning") {
+        this.reasoning(block.text);
+        if (this.thinking) this.thinking.startedAt -= block.ms || 0; // it had thought that long already
+      } else if (block.status === "streaming") this.toolDelta(block);
+      else {
+        this.toolCall(block);
+        if (block.output != null) this.toolResult({ ...block, error: block.status === "error" });
+      }
     }
 
     /** A text delta of the answer. */
@@ -189,10 +213,12 @@
       });
       showCard(card);
       card.details.open = false;
+      this.cards.delete(data.id);
       this.onChange();
     }
 
-    /** The card of the call `data.id`, made when the call is first heard of; null without an id. */
+    /** The card of the call `data.id` still waiting for its result, made when the call is first heard of;
+     * null without an id. */
     card(data) {
       if (!data || typeof data.id !== "string" || !data.id) return null;
       this.foldThinking();

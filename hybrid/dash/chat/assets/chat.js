@@ -1,14 +1,15 @@
-/* The Chat component's controller: one `ChatController` per Chat element, holding all of its state.
+/* The Chat component's controller: one `ChatController` per Chat, holding all of its state.
  *
- * Dash renders the Chat's skeleton (conversation section, composer, stores) and starts a controller
- * through the clientside function `hybridChat.init` (see `wiring.py`); the controller renders the
- * conversation itself, so a streaming answer never goes through Dash's store or a server round trip.
+ * Dash renders the Chat's skeleton (conversation section, composer, stores); `mount.js` starts a
+ * controller for each Chat element Dash mounts, and hands it to the next element of that Chat when one
+ * comes back (a tab opened again). The controller renders the conversation itself, so a streaming answer
+ * never goes through Dash's store or a server round trip.
  * A turn renders the conversation once; each delta only updates the streaming message: its blocks
  * (thinking, text, tool calls; `blocks.js`), the growing text block by block (`markdown.js`).
- * One answer runs from `startAnswer` (the ticket, then the stream) to `finishAnswer` (called once, with
- * how it ended); in between, `onText` and `onEvent` apply each message of the stream to the turn: the
- * answer's own events to its `AnswerView`, which builds the message's blocks and their DOM as one fold
- * of the events, the rest (model, usage, errors, page changes) to the message and the page.
+ * One answer runs from `startAnswer` (the ticket, `tickets.js`, then the stream) to `finishAnswer`
+ * (called once, with how it ended); in between, `onText` and `onEvent` apply each message of the stream
+ * to the turn: the answer's own events to its `AnswerView`, which builds the message's blocks and their
+ * DOM as one fold of the events, the rest (model, usage, errors, page changes) to the message and the page.
  * Nothing lives in this script's scope but functions: every Chat on a page is its own, and the
  * controller of a Chat element is `element.hybridChat`. Pages talk to it through its methods
  * (`newChat`, `open`, `remove`, `conversations`) and the `hybrid-chat:change` event it dispatches. */
@@ -17,9 +18,6 @@
   const hybrid = (window.hybridChat = window.hybridChat || {});
 
   const STICK_PX = 48; // closer than this to the bottom counts as "following the answer"
-  // A ticket request still unanswered after this long fails its answer (with Retry): without it the Chat
-  // would wait forever when the signing callback's request fails or hangs.
-  const TICKET_TIMEOUT_MS = 15000;
   const CHANGE = "hybrid-chat:change";
 
   const element = (...args) => hybrid.dom.element(...args);
@@ -76,18 +74,28 @@
   class ChatController {
     /** The controller of the Chat element `root`; `config` comes from the server (see `component.py`). */
     constructor(root, config) {
+      this.storage = hybrid.history.storage(config.id, config.history);
+      this.state = this.storage.load();
+      this.turn = null; // the answer streaming now
+      this.idlers = []; // resolved when no answer streams (see `idle`)
+      this.stick = true;
+      this.lastRender = null; // the last answer's render cost: the render-budget test reads it
+      this.bind(root, config);
+      this.renderConversation();
+      const conversation = this.current();
+      const last = conversation && conversation.messages.at(-1);
+      if (last && last.status === "streaming") this.reattach(conversation, last); // see `history.js`
+    }
+
+    /** Take the element `root` (its controls and their events) as this Chat's. Every listener is on the
+     * element, so an element that leaves the page takes them along. */
+    bind(root, config) {
       this.root = root;
       this.config = config;
       this.view = root.querySelector(".chat-conversation");
       this.prompt = root.querySelector(".chat-prompt");
       this.sendButton = root.querySelector(".chat-send");
       this.stopButton = root.querySelector(".chat-stop");
-      this.storage = hybrid.history.storage(config.id, config.history);
-      this.state = this.storage.load();
-      this.turn = null; // the answer streaming now
-      this.tickets = new Map(); // ticket requests waiting for the server: id -> settle(answer)
-      this.stick = true;
-      this.lastRender = null; // the last answer's render cost: the render-budget test reads it
       this.view.addEventListener("scroll", () => this.onScroll(), { passive: true });
       root.addEventListener("click", (event) => this.onClick(event));
       root.addEventListener("keydown", (event) => this.onKeyDown(event));
@@ -95,8 +103,25 @@
       this.stopButton.addEventListener("click", () => this.stop());
       const newChat = root.querySelector(".chat-new");
       if (newChat) newChat.addEventListener("click", () => this.newChat());
-      window.addEventListener("pagehide", () => this.persist()); // keep the partial answer of a reload mid-stream
-      this.renderConversation();
+      root.hybridChat = this;
+    }
+
+    /** Dash mounted this Chat's element again (a tab opened again) while its answer streamed off the
+     * page: the conversation as it is (the streaming message's nodes, and an unsent question) moves in. */
+    moveTo(root, config) {
+      const { view, prompt } = this;
+      delete this.root.hybridChat;
+      this.bind(root, config);
+      this.view.replaceChildren(...view.childNodes);
+      this.prompt.value = prompt.value;
+      this.setStreaming(this.streaming);
+      this.stick = true;
+      this.follow();
+    }
+
+    /** A promise that resolves once no answer streams. */
+    idle() {
+      return this.turn ? new Promise((resolve) => this.idlers.push(resolve)) : Promise.resolve();
     }
 
     // ---- state ----------------------------------------------------------------------------------
@@ -116,7 +141,11 @@
       return this.turn !== null;
     }
 
+    /** Save the conversations; a streaming answer's text with the id of the last event it holds (so a
+     * page that comes back can carry on from there, see `stream.js`). */
     persist() {
+      const turn = this.turn;
+      if (turn && turn.message.resume) turn.message.resume.lastEventId = turn.stream.lastEventId;
       this.storage.save(this.state);
     }
 
@@ -241,53 +270,75 @@
       return { messages };
     }
 
-    /** A promise of `{url, ticket}` for `body` from the Chat's signing callback (`wiring.py`): the server
-     * checks the conversation there, reads the Chat's context, and the stream trusts only the ticket.
-     * It fails when the server refuses, when no answer comes within `TICKET_TIMEOUT_MS`, or when `signal`
-     * aborts (Stop); a late answer is ignored. */
-    authorize(body, signal) {
-      const id = hybrid.history.newId();
-      return new Promise((resolve, reject) => {
-        const seconds = TICKET_TIMEOUT_MS / 1000;
-        const timer = setTimeout(() => this.onTicket({ id, error: `the server did not answer within ${seconds} s` }), TICKET_TIMEOUT_MS);
-        signal.addEventListener("abort", () => this.onTicket({ id, error: "stopped" }), { once: true });
-        this.tickets.set(id, (answer) => {
-          clearTimeout(timer);
-          this.tickets.delete(id);
-          if (answer.ticket) resolve({ url: answer.url, body: { ticket: answer.ticket } });
-          else reject(new Error(answer.error || "the server refused the request"));
-        });
-        setProps(this.config.ticketRequest, { data: { id, body } });
-      });
-    }
-
-    onTicket(answer) {
-      const settle = answer && this.tickets.get(answer.id);
-      if (settle) settle(answer);
-    }
-
     startAnswer(conversation) {
-      const message = { role: "assistant", content: "", blocks: [], status: "streaming" };
+      const message = { role: "assistant", content: "", blocks: [], status: "streaming", startedAt: Date.now(), deltas: 0 };
       conversation.messages.push(message);
       this.changed(conversation);
+      const request = this.requestBody(conversation);
+      // The server checks the conversation and reads the Chat's context as it signs; the stream trusts
+      // only the ticket.
+      const ticket = (signal) => hybrid.tickets.request(this.config.ticketRequest, request, signal);
+      this.begin(conversation, message, (handlers) => hybrid.openStream(ticket, handlers, this.streamOptions()));
+    }
+
+    /** The answer `message` was streaming when the page left (a reload, a closed tab): follow it again on
+     * the server, which kept it for a while (see `stream.js`). */
+    reattach(conversation, message) {
+      this.view.lastElementChild.remove(); // the message as the history drew it: it streams again
+      const attach = message.resume;
+      this.begin(conversation, message, (handlers) => hybrid.openStream(null, handlers, { ...this.streamOptions(), attach }));
+    }
+
+    streamOptions() {
+      return { graceSeconds: this.config.resumeGraceSeconds || 0 };
+    }
+
+    /** Stream the answer `message` (new, or with the blocks it holds so far) into a new article, through
+     * the stream `open(handlers)` starts. */
+    begin(conversation, message, open) {
       const article = this.messageElement(message);
       this.view.append(article);
       const blocks = article.querySelector(".message-blocks");
       blocks.setAttribute("aria-live", "polite");
       blocks.setAttribute("aria-busy", "true"); // announced once, when it ends
+      const follow = () => this.follow();
       const turn = {
-        conversation, message, article, deltas: 0, startedAt: performance.now(), firstAt: 0, after: null,
-        answer: new hybrid.blocks.AnswerView(blocks, message, () => this.follow()), // the answer's blocks
+        conversation, message, article, after: null,
+        answer: hybrid.blocks.AnswerView.continuing(blocks, message, follow), // the answer's blocks
       };
-      const request = this.requestBody(conversation);
-      turn.stream = hybrid.openStream((signal) => this.authorize(request, signal), {
+      turn.stream = open({
         text: (delta) => this.onText(turn, delta),
         event: (name, data) => this.onEvent(turn, name, data),
         end: (outcome) => this.finishAnswer(turn, outcome),
+        answer: (head) => {
+          message.resume = { head, lastEventId: "" };
+          this.persist();
+        },
+        reconnecting: (yes) => {
+          if (yes && !turn.reconnecting) {
+            turn.reconnecting = element("p", { class: "message-status message-extra", role: "status" }, "Reconnecting…");
+            article.append(turn.reconnecting);
+          } else if (!yes && turn.reconnecting) {
+            turn.reconnecting.remove();
+            turn.reconnecting = null;
+          }
+        },
+        restart: () => {
+          // The answer streams again from its start: what the page kept goes, the server's comes back.
+          for (const kept of ["notice", "error", "usage", "model"]) delete message[kept];
+          Object.assign(message, { content: "", blocks: [], deltas: 0 });
+          turn.after = null;
+          turn.answer = new hybrid.blocks.AnswerView(blocks, message, follow);
+        },
       });
       this.turn = turn;
       this.setStreaming(true);
       this.follow();
+    }
+
+    /** The answer's first output (text, a tool call): the time to it, once. */
+    firstOutput(message) {
+      if (message.ttftMs == null) message.ttftMs = Date.now() - message.startedAt;
     }
 
     /** The stream's text: the answer's, or (after `completion`) a notice; after an error the server
@@ -296,8 +347,8 @@
       const { message } = turn;
       if (turn.after === "completion") message.notice = (message.notice || "") + delta;
       if (turn.after) return;
-      if (!turn.firstAt) turn.firstAt = performance.now();
-      turn.deltas += 1;
+      this.firstOutput(message);
+      message.deltas += 1;
       turn.answer.text(delta);
     }
 
@@ -306,7 +357,7 @@
       const { message } = turn;
       if (hybrid.blocks.EVENTS.has(name)) {
         if (turn.after) return;
-        if (!turn.firstAt && name !== "reasoning") turn.firstAt = performance.now(); // a tool call is output too
+        if (name !== "reasoning") this.firstOutput(message); // a tool call is output too
         turn.answer.event(name, data);
       } else if (name === "set_props" && data && data.id != null && data.props) setProps(data.id, data.props);
       else if (name === "meta" && data.model) message.model = data.model;
@@ -323,20 +374,16 @@
     finishAnswer(turn, outcome) {
       const { message, article } = turn;
       this.turn = null;
-      const now = performance.now();
       if (outcome.stopped) message.status = "stopped";
       else if (outcome.error || message.error) {
         message.status = "error";
         message.error = message.error || outcome.error;
       } else message.status = "done";
-      if (turn.firstAt) {
-        message.ttftMs = Math.round(turn.firstAt - turn.startedAt);
-        message.seconds = (now - turn.firstAt) / 1000;
-      }
+      if (message.ttftMs != null) message.seconds = Math.max(0, Date.now() - message.startedAt - message.ttftMs) / 1000;
       const usage = message.usage && message.usage.completion_tokens;
-      message.tokens = usage || turn.deltas;
+      message.tokens = usage || message.deltas;
       message.counted = !usage;
-      delete message.usage;
+      for (const transient of ["usage", "startedAt", "deltas", "resume"]) delete message[transient];
       turn.answer.end(Boolean(outcome.stopped));
       this.lastRender = turn.answer.renderCost();
       article.querySelector(".message-blocks").setAttribute("aria-busy", "false");
@@ -344,6 +391,7 @@
       this.changed(turn.conversation);
       this.setStreaming(false);
       this.follow();
+      this.idlers.splice(0).forEach((resolve) => resolve());
     }
 
     setStreaming(streaming) {
@@ -479,29 +527,6 @@
       }
     }
   }
-
-  function controllerOf(id) {
-    const root = document.getElementById(id);
-    return root ? root.hybridChat : undefined;
-  }
-
-  // ---- Dash clientside functions (registered per Chat in `wiring.py`) ----------------------------
-
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    hybridChat: {
-      /** Start the controller of the Chat `config.id` (once per element: a re-rendered Chat gets a new one). */
-      init(config) {
-        const root = document.getElementById(config.id);
-        if (!root || root.hybridChat) return;
-        root.hybridChat = new ChatController(root, config);
-        root.hybridChat.changed();
-      },
-      ticket(answer, config) {
-        const chat = controllerOf(config.id);
-        if (chat) chat.onTicket(answer);
-      },
-    },
-  });
 
   hybrid.ChatController = ChatController;
 })();

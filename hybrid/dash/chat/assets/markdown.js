@@ -6,7 +6,9 @@
  * `StreamView` renders a growing answer in time linear in its length: finished top-level blocks are
  * rendered once and appended; only the last, still-growing block is re-rendered, at most once per
  * animation frame (less often when rendering gets expensive). A code block still growing is not highlighted
- * (it is once it is finished): each render says so in markdown-it's `env`, so no shared state changes. */
+ * (it is once it is finished): each render says so in markdown-it's `env`, so no shared state changes.
+ * A link reference definition may turn `[text]` anywhere in the answer into a link, so when the answer
+ * ends holding one, the finished blocks that may use its label are rendered again, and only those. */
 (function () {
   "use strict";
   const hybrid = (window.hybridChat = window.hybridChat || {});
@@ -86,9 +88,15 @@
     return sanitize(md.render(text));
   }
 
-  // A link reference definition can turn earlier `[text]` into a link, so an answer holding one gets
-  // one full render when it ends instead of keeping its block-by-block rendering.
+  // A line that may start a link reference definition: a cheap test before parsing for definitions.
   const REFERENCE_DEFINITION = /^ {0,3}\[[^\]]+\]:/m;
+
+  /** A pattern that finds any of the `labels` (normalised as markdown-it keeps them) in a text, whatever
+   * its case and spacing, as markdown-it matches a reference to a definition. */
+  function labelPattern(labels) {
+    const escaped = labels.map((label) => md.utils.escapeRE(label).replace(/ /g, "\\s+"));
+    return new RegExp(escaped.join("|"), "iu");
+  }
 
   class StreamView {
     /** Renders the growing markdown `text` into `element` (see the module comment). */
@@ -99,6 +107,7 @@
       this.element.replaceChildren(this.settled, this.tail);
       this.text = "";
       this.settledChars = 0; // characters of `text` already rendered into `settled`
+      this.chunks = []; // what each render added to `settled`: {start, end, nodes, defines}
       this.frame = 0;
       this.notBefore = 0;
       this.onRender = null; // called after each render, e.g. to keep the answer scrolled into view
@@ -130,11 +139,12 @@
       this.notBefore = now + spent * 3;
     }
 
-    /** Render what has not been rendered yet; `final` also highlights the last block. */
-    flush(final) {
+    /** Render what has not been rendered yet; `final` also highlights the last block. `references` are
+     * the link definitions of earlier blocks; those the parse finds are added to them. */
+    flush(final, references = {}) {
       const source = this.text.slice(this.settledChars);
       this.parsedChars += source.length;
-      const env = {}; // link references found by the parse, for the renders of its tokens
+      const env = { references }; // for the renders of the parse's tokens
       const tokens = md.parse(source, env);
       const starts = [];
       tokens.forEach((token, index) => {
@@ -145,25 +155,67 @@
         // Every top-level block before the last one is finished: render it once, highlighted.
         const last = starts[starts.length - 1];
         const html = md.renderer.render(tokens.slice(0, last), md.options, env);
+        const before = this.settled.lastChild;
         this.settled.insertAdjacentHTML("beforeend", sanitize(html));
-        this.settledChars += lineOffset(source, tokens[last].map[0]);
+        const nodes = [];
+        for (let node = before ? before.nextSibling : this.settled.firstChild; node; node = node.nextSibling) nodes.push(node);
+        const end = this.settledChars + lineOffset(source, tokens[last].map[0]);
+        const defines = REFERENCE_DEFINITION.test(this.text.slice(this.settledChars, end));
+        this.chunks.push({ start: this.settledChars, end, nodes, defines });
+        this.settledChars = end;
         tailTokens = tokens.slice(last);
       }
       const tailEnv = { ...env, highlight: final };
       this.tail.innerHTML = sanitize(md.renderer.render(tailTokens, md.options, tailEnv));
     }
 
-    /** The answer ended: render the rest (or everything again, when a reference definition needs it). */
+    /** The answer ended: render the rest, and again the finished blocks a link definition may change. */
     finish(text) {
       if (this.frame) cancelAnimationFrame(this.frame);
       this.frame = 0;
       this.text = text;
       const started = performance.now();
-      if (REFERENCE_DEFINITION.test(text)) this.element.innerHTML = render(text);
-      else this.flush(true);
+      if (REFERENCE_DEFINITION.test(text)) {
+        const rendered = this.chunks;
+        this.chunks = [];
+        const references = this.definitions(rendered);
+        this.flush(true, references); // the rest, which adds its own definitions
+        const labels = Object.keys(references);
+        if (labels.length) this.rerender(rendered, references, labelPattern(labels));
+      } else this.flush(true);
       const spent = performance.now() - started;
       this.renderMs += spent;
       this.longestMs = Math.max(this.longestMs, spent);
+    }
+
+    /** The link definitions of the `chunks` that hold one, in their order (the first of a label wins):
+     * a block-level parse of those chunks only. */
+    definitions(chunks) {
+      const env = { references: {} };
+      for (const chunk of chunks) {
+        if (!chunk.defines) continue;
+        const source = this.text.slice(chunk.start, chunk.end);
+        this.parsedChars += source.length;
+        md.block.parse(source, md, env, []);
+      }
+      return env.references;
+    }
+
+    /** Render again, with all of the answer's `references`, each of the `chunks` whose text names one of
+     * their labels (`pattern`). A chunk that rendered nothing holds only definitions, and still does. */
+    rerender(chunks, references, pattern) {
+      for (const chunk of chunks) {
+        const source = this.text.slice(chunk.start, chunk.end);
+        if (!chunk.nodes.length || !pattern.test(source)) continue;
+        this.parsedChars += source.length;
+        const env = { references };
+        const box = document.createElement("div");
+        box.innerHTML = sanitize(md.renderer.render(md.parse(source, env), md.options, env));
+        const fresh = [...box.childNodes];
+        chunk.nodes[0].before(...fresh);
+        chunk.nodes.forEach((node) => node.remove());
+        chunk.nodes = fresh;
+      }
     }
   }
 

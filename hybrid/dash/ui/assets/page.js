@@ -2,22 +2,17 @@
  *
  * It keeps no state: the Chat's controller (`element.hybridChat`, see the Chat's `chat.js`) holds the
  * conversations; this script renders its list whenever the Chat says they changed (`hybrid-chat:change`)
- * and calls its methods when a button here is clicked. */
+ * and calls its methods when a button here is clicked (`ACTIONS`, by the button's `data-page-action`). */
 (function () {
   "use strict";
 
   const CHAT_ID = "chat";
 
+  const element = (...args) => window.hybridChat.dom.element(...args);
+
   function chat() {
     const root = document.getElementById(CHAT_ID);
     return root ? root.hybridChat : undefined;
-  }
-
-  function element(tag, attributes, text) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-    if (text !== undefined) node.textContent = text;
-    return node;
   }
 
   function renderList(controller) {
@@ -25,9 +20,9 @@
     if (!list) return;
     const items = controller.conversations().map((conversation) => {
       const item = element("li", { class: "conversation-item", "data-id": conversation.id });
-      const open = element("button", { type: "button", class: "conversation-open" }, conversation.title);
+      const open = element("button", { type: "button", class: "conversation-open", "data-page-action": "open" }, conversation.title);
       if (conversation.current) open.setAttribute("aria-current", "true");
-      const remove = element("button", { type: "button", class: "conversation-delete" }, "×");
+      const remove = element("button", { type: "button", class: "conversation-delete", "data-page-action": "delete" }, "×");
       remove.setAttribute("aria-label", `Delete conversation: ${conversation.title}`);
       item.append(open, remove);
       return item;
@@ -41,6 +36,23 @@
     document.getElementById("sidebar-toggle").setAttribute("aria-expanded", String(opened));
   }
 
+  const idOf = (target) => target.closest(".conversation-item").dataset.id;
+
+  /** What each of the page's buttons does, by its `data-page-action`; a handler gets the Chat's
+   * controller and the button. */
+  const ACTIONS = {
+    "new-chat": (controller) => {
+      controller.newChat();
+      toggleSidebar(false);
+    },
+    "toggle-sidebar": () => toggleSidebar(),
+    open: (controller, target) => {
+      controller.open(idOf(target));
+      toggleSidebar(false);
+    },
+    delete: (controller, target) => controller.remove(idOf(target)),
+  };
+
   document.addEventListener(
     "hybrid-chat:change",
     (event) => {
@@ -50,20 +62,10 @@
   );
 
   document.addEventListener("click", (event) => {
-    const target = event.target.closest("button");
+    const target = event.target.closest("button[data-page-action]");
     const controller = chat();
-    if (!target || !controller) return;
-    const item = target.closest(".conversation-item");
-    if (target.id === "new-chat") {
-      controller.newChat();
-      toggleSidebar(false);
-    } else if (target.id === "sidebar-toggle") {
-      toggleSidebar();
-    } else if (item && target.classList.contains("conversation-open")) {
-      controller.open(item.dataset.id);
-      toggleSidebar(false);
-    } else if (item && target.classList.contains("conversation-delete")) {
-      controller.remove(item.dataset.id);
+    if (target && controller && Object.hasOwn(ACTIONS, target.dataset.pageAction)) {
+      ACTIONS[target.dataset.pageAction](controller, target);
     }
   });
 })();
