@@ -43,16 +43,23 @@ UPSTREAM_ENV = {
 """What hybrid's openai provider and the SDK recipes read to find the simulator."""
 
 
-def requests(path: str, count: int, secret_key: str | None) -> list[bytes]:
-    """`count` raw requests for one answer each: ticketed (signed with `secret_key`) or plain JSON."""
+def requests(path: str, count: int, secret_key: str | None, *, resumable: bool = False) -> list[bytes]:
+    """`count` raw requests for one answer each: ticketed (signed with `secret_key`) or plain JSON;
+    `resumable` ones ask for an answer that outlives its connection, as `hybrid.Chat` does."""
     if secret_key is None:
         body = json.dumps(CONVERSATION).encode()
         return [loadgen.http_request("POST", path, body, close=True)] * count
+    from hybrid.streaming import RESUMABLE_HEADER
     from hybrid.testing import chat_ticket
 
+    headers = {RESUMABLE_HEADER: "1"} if resumable else {}
     return [  # each ticket is accepted once: one per stream
         loadgen.http_request(
-            "POST", path, json.dumps(chat_ticket(CONVERSATION, secret_key)).encode(), close=True
+            "POST",
+            path,
+            json.dumps(chat_ticket(CONVERSATION, secret_key)).encode(),
+            close=True,
+            headers=headers,
         )
         for _ in range(count)
     ]

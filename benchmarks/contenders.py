@@ -73,6 +73,8 @@ class Contender:
     """Where it streams a chat answer (S7, S9); empty: it streams the token source at `STREAM_PATH`."""
     tickets: bool = False
     """Its chat route takes signed tickets (hybrid's `/api/stream`) instead of the conversation."""
+    resumable: bool = False
+    """Its chat requests ask for resumable answers (`Hybrid-Resumable: 1`), as `hybrid.Chat`'s page does."""
 
 
 def _uvicorn(target: str, *extra: str) -> tuple[str, ...]:
@@ -202,6 +204,15 @@ CONTENDERS: dict[str, Contender] = {
             "the openai provider (AsyncOpenAI, raw response + jiter)",
             env=chat.UPSTREAM_ENV,
             upstream=chat.SIMULATOR,
+        ),
+        _hybrid_chat(
+            "hybrid-resumable",
+            "hybrid chat → openai provider, resumable (as hybrid.Chat asks)",
+            "hybrid.main:app",
+            "the openai provider; each answer in its buffer, numbered (the page's path since it resumes)",
+            env=chat.UPSTREAM_ENV,
+            upstream=chat.SIMULATOR,
+            resumable=True,
         ),
         Contender(
             "dash-fastapi",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from benchmarks import tokens
@@ -258,9 +258,15 @@ async def _http_request(
 
 
 def http_request(
-    method: str, path: str, body: bytes = b"", content_type: str = "application/json", close: bool = False
+    method: str,
+    path: str,
+    body: bytes = b"",
+    content_type: str = "application/json",
+    close: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> bytes:
     head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\n" + ("Connection: close\r\n" if close else "")
+    head += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     if body or method == "POST":
         head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
     return head.encode() + b"\r\n" + body

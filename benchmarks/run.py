@@ -31,7 +31,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 Scenario = Callable[[Server, Sizes], Metrics]
 _STREAMERS = ("raw", "hybrid", "granian", "werkzeug", "gthread", "gevent", "two-services", "dash-fastapi")
 _DASH = ("hybrid", "granian", "werkzeug", "gthread", "gevent", "two-services", "dash-fastapi")
-_PROXIES = ("hybrid-local", "hybrid-openai", "gevent-sdk", "gthread-sdk", "dash-fastapi-sdk")
+_PROXIES = (
+    "hybrid-local",
+    "hybrid-openai",
+    "hybrid-resumable",
+    "gevent-sdk",
+    "gthread-sdk",
+    "dash-fastapi-sdk",
+)
 PLAN: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "S1": (scenarios.s1_event_cost, ("raw", "hybrid", "hybrid-asyncio", *_STREAMERS[2:])),
     "S2": (scenarios.s2_capacity, _STREAMERS),

@@ -82,7 +82,8 @@ def _cap(server: Server, count: int) -> int:
 def chat_requests(server: Server, count: int) -> list[bytes]:
     """One request per answer for the contender's chat route (tickets signed with the suite's key)."""
     contender = server.contender
-    return chat.requests(contender.chat_path, count, SECRET_KEY if contender.tickets else None)
+    secret_key = SECRET_KEY if contender.tickets else None
+    return chat.requests(contender.chat_path, count, secret_key, resumable=contender.resumable)
 
 
 def warm_up(server: Server) -> None:
