@@ -20,6 +20,7 @@ from hybrid.limits import ClientLimiter
 from hybrid.logs import JsonFormatter, RequestIdFilter
 from hybrid.logs import configure as configure_logging
 from hybrid.parts import Part, Reasoning, SetProps, to_item
+from hybrid.process import configure_process
 from hybrid.providers import ChatRequest, Completion, Message, Provider, Reply, Usage, provider_from_settings
 from hybrid.settings import Settings, SettingsError
 from hybrid.sse import Event
@@ -53,6 +54,7 @@ __all__ = [
     "StreamSupervisor",
     "Usage",
     "configure_logging",
+    "configure_process",
     "create_app",
     "provider_from_settings",
     "read_json",

@@ -13,8 +13,8 @@ import logging
 import sys
 from typing import NoReturn
 
-from hybrid import logs
 from hybrid.app import create_app
+from hybrid.process import configure_process
 from hybrid.settings import Settings, SettingsError
 from hybrid.stores.redis import RedisUnavailable
 
@@ -32,10 +32,7 @@ try:
     settings = Settings.from_env()
 except SettingsError as exc:
     _refuse(exc)
-logs.configure(settings)
-# Dash callbacks run on a2wsgi threads; a short switch interval keeps them from holding the GIL for the
-# default 5 ms while tokens wait to be written.
-sys.setswitchinterval(settings.switch_interval_ms / 1000)
+configure_process(settings)
 try:
     app = create_app(settings=settings)
 except (SettingsError, RedisUnavailable) as exc:

@@ -34,6 +34,7 @@ EXPORTED = {
     "StreamSupervisor",
     "Usage",
     "configure_logging",
+    "configure_process",
     "create_app",
     "provider_from_settings",
     "read_json",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
@@ -22,11 +23,14 @@ async def bench_active(request: Request) -> PlainTextResponse:
     return PlainTextResponse(str(tokens.active))
 
 
+settings = hybrid.Settings.from_env()  # the suite sets HYBRID_SECRET_KEY (granian runs worker processes)
+hybrid.configure_process(settings)  # as `hybrid.main` does: this is a hybrid server, not an embedded app
 app = hybrid.create_app(
     build_dash(),
-    settings=hybrid.Settings.from_env(),  # the suite sets HYBRID_SECRET_KEY (granian runs worker processes)
+    settings=settings,
     routes=[
         Route(tokens.STREAM_PATH, hybrid.stream_endpoint(bench_stream), methods=["GET"]),
         Route(tokens.ACTIVE_PATH, bench_active, methods=["GET"]),
     ],
 )
+gc.freeze()

@@ -3,6 +3,7 @@ yielded inside the server instead of read from the simulator: what a token costs
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 
 import hybrid
@@ -37,4 +38,6 @@ class LocalProvider:
 
 
 settings = hybrid.Settings.from_env()
+hybrid.configure_process(settings)  # as `hybrid.main` does for the openai contender beside it
 app = hybrid.create_app(settings=settings, provider=LocalProvider(settings.model_choices or (chat.MODEL,)))
+gc.freeze()
