@@ -6,6 +6,10 @@ terminating blank line; named events (`event: ...`), comments (`: keep-alive`) a
 messages too but not tokens, so a token is one plain message whatever its lines. That holds for every
 contender's framing (LF framing, chunked or not: chunk-size lines never form a blank line), and a
 multi-line delta (`data: a\\ndata: b`) is still one token. Tokens that arrive in one read share a timestamp.
+
+A server may also send deltas that reached it together as one message (hybrid does): then messages are
+fewer than tokens. Where the answer's text is known (the chat scenarios), a stream keeps its body and
+`check_text` counts the tokens by the text that arrived, after the run, off the clock.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from benchmarks import tokens
@@ -48,6 +52,9 @@ class StreamResult:
     error: str | None = None
     """Why it broke, when it did: `connect: ...`, `timeout`, or the exception that closed it."""
     gaps: list[float] = field(default_factory=list)
+    body: bytearray | None = None
+    """The response body as it came (chunked or not), when the scenario checks the text (`check_text`)."""
+    chunked: bool = False
 
     @property
     def ttft(self) -> float | None:
@@ -100,6 +107,8 @@ class _StreamProtocol(asyncio.Protocol):
             data = self._read_head(data)
             if self.head is not None or result.status != 200:
                 return
+        if result.body is not None:
+            result.body += data
         markers = self.markers
         seen = markers.feed(data)
         if seen > result.tokens:
@@ -128,6 +137,7 @@ class _StreamProtocol(asyncio.Protocol):
                 self.transport.close()
             return b""
         self.head = None
+        self.result.chunked = b"\r\ntransfer-encoding: chunked" in head[:end].lower()
         line = head[: head.find(b"\r\n")].split(b" ", 2)
         try:
             self.result.status = int(line[1])
@@ -151,6 +161,47 @@ class _StreamProtocol(asyncio.Protocol):
             self.transport.close()
 
 
+def check_text(results: list[StreamResult], answer: Sequence[str]) -> None:
+    """Judge each ended stream by its text: the plain messages' data must be `answer`, whole, in order,
+    once, however the deltas were framed. A stream whose text is right counts every token of `answer`;
+    one whose text is wrong fails (`error`)."""
+    expected = "".join(answer)
+    for result in results:
+        if result.body is None or not result.done or result.error is not None:
+            continue
+        body = _dechunk(bytes(result.body)) if result.chunked else bytes(result.body)
+        if _sse_text(body) == expected:
+            result.tokens = len(answer)
+        else:
+            result.error = "wrong text"
+
+
+def _dechunk(body: bytes) -> bytes:
+    out, at = bytearray(), 0
+    while True:
+        end = body.find(b"\r\n", at)
+        if end < 0:
+            return bytes(out)
+        size = int(body[at:end].split(b";")[0] or b"0", 16)
+        if size == 0:
+            return bytes(out)
+        out += body[end + 2 : end + 2 + size]
+        at = end + 2 + size + 2
+
+
+def _sse_text(body: bytes) -> str:
+    """The text of an SSE body: its plain messages' data lines (not named events, comments or `[DONE]`)."""
+    text = []
+    for message in body.decode().replace("\r\n", "\n").split("\n\n"):
+        lines = message.split("\n")
+        if any(line.startswith("event:") for line in lines):
+            continue
+        data = [line[5:].removeprefix(" ") for line in lines if line.startswith("data:")]
+        if data and data != ["[DONE]"]:
+            text.append("\n".join(data))
+    return "".join(text)
+
+
 def stream_request(plan: tokens.Plan) -> bytes:
     path = f"{tokens.STREAM_PATH}?n={plan.n}&ms={plan.ms:g}&wait={plan.wait_ms:g}"
     head = f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
@@ -160,9 +211,13 @@ def stream_request(plan: tokens.Plan) -> bytes:
 class StreamSet:
     """Many streams against one port, opened on a schedule and all bounded by a deadline."""
 
-    def __init__(self, port: int, plan: tokens.Plan | bytes | list[bytes]) -> None:
-        """`plan` is the token plan, one raw request for every stream, or one raw request per stream."""
+    def __init__(
+        self, port: int, plan: tokens.Plan | bytes | list[bytes], *, keep_bodies: bool = False
+    ) -> None:
+        """`plan` is the token plan, one raw request for every stream, or one raw request per stream;
+        `keep_bodies` keeps each response's body for `check_text`."""
         self.port = port
+        self.keep_bodies = keep_bodies
         if isinstance(plan, tokens.Plan):
             plan = stream_request(plan)
         self.requests = plan if isinstance(plan, list) else None
@@ -186,7 +241,7 @@ class StreamSet:
 
     async def _open_one(self, loop: asyncio.AbstractEventLoop) -> None:
         request = self.requests[len(self.results)] if self.requests else self.request
-        result = StreamResult(start=time.perf_counter())
+        result = StreamResult(start=time.perf_counter(), body=bytearray() if self.keep_bodies else None)
         finished = loop.create_future()
         self.results.append(result)
         self.finished.append(finished)

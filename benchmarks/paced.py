@@ -8,7 +8,7 @@ is one probe through each contender's chat path, S9 searches N through it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmarks import loadgen, procstat, stats
@@ -58,16 +58,22 @@ def probe(
     expected_tokens: int,
     ramp_s: float,
     wait_s: float,
+    answer: Sequence[str] | None = None,
 ) -> Metrics:
-    """`count` streams opened over `ramp_s`, each read to its end within `wait_s`: SLO verdict and costs."""
+    """`count` streams opened over `ramp_s`, each read to its end within `wait_s`: SLO verdict and costs.
+
+    With `answer`, the tokens every stream must carry, each stream is judged by its text
+    (`loadgen.check_text`), so deltas a server sends together as one message still count as tokens."""
 
     async def load() -> list[loadgen.StreamResult]:
-        streams = loadgen.StreamSet(server.stream_port, requests)
+        streams = loadgen.StreamSet(server.stream_port, requests, keep_bodies=answer is not None)
         await streams.open(count, ramp_s)
         await streams.wait(wait_s)
         return streams.results
 
     results, cost = measure(server, load)
+    if answer is not None:
+        loadgen.check_text(results, answer)
     tally = Tally.of_streams(results, expected_tokens, expected=count)
     summary = stats.summarize_streams(results)
     ttft, gap = summary["ttft_p99_ms"], summary["itl_p99_ms"]

@@ -12,7 +12,7 @@ import functools
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,9 +95,11 @@ def warm_up(server: Server) -> None:
     )
 
     async def load() -> tuple[list[loadgen.StreamResult], loadgen.RequestStats | None]:
-        streams = loadgen.StreamSet(server.stream_port, requests)
+        streams = loadgen.StreamSet(server.stream_port, requests, keep_bodies=chatty)
         await streams.open(10)
         await streams.wait(10)
+        if chatty:
+            loadgen.check_text(streams.results, chat.ANSWER)
         calls = None
         if server.contender.serves_dash:
             dash = [loadgen.http_request("GET", "/"), _callback("light"), _callback("heavy")]
@@ -153,14 +155,15 @@ def _sweep(
     maximum: int,
     start: int,
     fine: bool,
+    answer: Sequence[str] | None = None,
 ) -> Metrics:
-    """`paced.capacity` over probes of answers `expected_tokens` long, on a fresh, warm server after a
-    failed probe."""
+    """`paced.capacity` over probes of answers `expected_tokens` long (with `answer`, judged by their
+    text), on a fresh, warm server after a failed probe."""
     seconds = expected_tokens * CADENCE_MS / 1000
 
     def probe_at(count: int) -> Metrics:
         requests = requests_for(count)
-        result = paced.probe(server, requests, count, expected_tokens, sizes.s2_ramp, seconds + 3)
+        result = paced.probe(server, requests, count, expected_tokens, sizes.s2_ramp, seconds + 3, answer)
         if not result["passed"]:
             server.restart()  # a server left behind by a failed probe would skew the next one
             warm_up(server)
@@ -293,7 +296,8 @@ def s6_dash_side(server: Server, sizes: Sizes) -> Metrics:
 def s7_proxy(server: Server, sizes: Sizes) -> Metrics:
     """Chat answers through the contender's chat path at 50 tokens/s: CPU per token, TTFT, gaps."""
     count = sizes.s7_streams
-    result = paced.probe(server, chat_requests(server, count), count, chat.ANSWER_TOKENS, 0.5, BOUND_S)
+    requests = chat_requests(server, count)
+    result = paced.probe(server, requests, count, chat.ANSWER_TOKENS, 0.5, BOUND_S, answer=chat.ANSWER)
     return {**result, "slo_met": result.pop("passed")}
 
 
@@ -356,4 +360,4 @@ def s9_proxy_capacity(server: Server, sizes: Sizes, start: int = 200, fine: bool
     """The most concurrent chat answers through the contender's chat path at 50 tokens/s within the SLO
     (each probe signs its tickets just before it opens the streams: they expire)."""
     requests_for = functools.partial(chat_requests, server)
-    return _sweep(server, sizes, requests_for, chat.ANSWER_TOKENS, sizes.s9_max, start, fine)
+    return _sweep(server, sizes, requests_for, chat.ANSWER_TOKENS, sizes.s9_max, start, fine, chat.ANSWER)

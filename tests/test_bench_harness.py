@@ -84,7 +84,14 @@ class FaultyServer:
                 return  # the connection closes mid-answer: no [DONE], not even the last chunk
             if mode == "stall" and index == 1:
                 await asyncio.sleep(3600)
-            if index == 1:
+            if (
+                mode == "joined" and index == count - 2
+            ):  # two deltas that arrived together, as hybrid sends them
+                chunk(b"data:  token token\n\n")
+                break
+            if mode == "garbled" and index == 3:
+                chunk(b"data:  tokem\n\n")
+            elif index == 1:
                 chunk(MULTILINE)
             elif index == 2 and n < 100:  # a message split across two writes (and reads)
                 chunk(b"data:  to")
@@ -168,6 +175,27 @@ def test_every_stream_is_accounted_for(faulty_port: int) -> None:
     assert not tally.ok and tally.verdict() == "FAILED (3/12)"
     for ok in results[:3]:  # a multi-line message, a split one, a named event and a comment: 5 tokens
         assert ok.tokens == TOKENS and ok.done and ok.ttft is not None and ok.ttft >= 0.05
+
+
+def test_a_chat_answer_is_judged_by_its_text_not_its_count_of_messages(faulty_port: int) -> None:
+    answer = [" token", "two\nlines", " token", " token", " token"]  # what an `ok` stream says
+    modes = ["ok", "joined", "garbled", "short"]
+    requests = [
+        loadgen.http_request("GET", f"{tokens.STREAM_PATH}?mode={m}&n={TOKENS}", close=True) for m in modes
+    ]
+
+    async def load() -> list[loadgen.StreamResult]:
+        streams = loadgen.StreamSet(faulty_port, requests, keep_bodies=True)
+        await streams.open(len(requests))
+        await streams.wait(5)
+        loadgen.check_text(streams.results, answer)
+        return streams.results
+
+    results = off_the_main_loop(loadgen.run, load)
+    tally = Tally.of_streams(results, TOKENS, expected=len(modes))
+    # Joined deltas are one message fewer but every token; a wrong or a missing token is a failure.
+    assert [r.tokens for r in results[:2]] == [TOKENS, TOKENS]
+    assert (tally.completed, tally.failed) == (2, {"wrong text": 2})
 
 
 def test_a_capacity_search_that_was_refused_is_failed() -> None:
