@@ -40,6 +40,8 @@ def page(page: Page, app: Server) -> Iterator[Page]:
         page.goto(app.url + "/")
         for chat in ("left", "right", "scratch"):
             expect(page.locator(f"#{chat} .empty-state")).to_be_visible()
+        # The initial callbacks have run, so nothing above the Chats changes height after this
+        expect(page.locator("#echo")).to_have_text("echo: EU")
         yield page
 
 
