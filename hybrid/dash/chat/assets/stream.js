@@ -242,12 +242,13 @@
 
   const jitter = (ms) => Math.round(ms * (0.75 + Math.random() * 0.5));
 
+  /** What a refused response says: its JSON error's message, else its status line. */
   async function errorMessage(response) {
     try {
       const body = await response.json();
       if (body && body.error && body.error.message) return body.error.message;
     } catch {
-      // not JSON: fall through to the status line
+      // not JSON (Dash's own error page, a proxy's): fall through to the status line
     }
     return `the server answered ${response.status} ${response.statusText}`.trim();
   }
@@ -261,4 +262,5 @@
   }
 
   hybrid.openStream = openStream;
+  hybrid.errorMessage = errorMessage;
 })();

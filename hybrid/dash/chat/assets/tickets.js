@@ -51,16 +51,6 @@
     return [...pending.keys()].filter((id) => body.includes(id));
   }
 
-  async function refusal(response) {
-    try {
-      const body = await response.json();
-      if (body && body.error && body.error.message) return body.error.message;
-    } catch {
-      // not JSON (Dash's own error page): the status says enough
-    }
-    return `the server answered ${response.status}`;
-  }
-
   const pageFetch = window.fetch;
   window.fetch = function (input, init) {
     const ids = carried(input, init);
@@ -69,7 +59,7 @@
     return sent.then(
       (response) => {
         if (!response.ok && response.status !== 204) {
-          refusal(response.clone()).then((error) => ids.forEach((id) => settle({ id, error })));
+          hybrid.errorMessage(response.clone()).then((error) => ids.forEach((id) => settle({ id, error })));
         }
         return response;
       },
