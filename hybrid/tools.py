@@ -176,11 +176,11 @@ class Tool:
         except pydantic.ValidationError as exc:
             output, error = f"error: invalid arguments: {_problems(exc)}", True
         except _TimedOut as exc:
-            output = f"error: the tool did not finish within {self.timeout:g} s"
-            if not exc.started:
-                output = (
-                    f"error: the tool did not start within {self.timeout:g} s: the tool threads were busy"
-                )
+            output = (
+                f"error: the tool did not finish within {self.timeout:g} s"
+                if exc.started
+                else f"error: the tool did not start within {self.timeout:g} s: the tool threads were busy"
+            )
             error = True
         except ToolThreadsBusy as exc:
             output, error = f"error: the tool was not run: {exc}", True
