@@ -17,7 +17,8 @@ from typing import Any
 from benchmarks.accounting import Tally, judged
 from benchmarks.contenders import Server
 from benchmarks.scenarios import Sizes
-from hybrid.testing import CHROMIUM, CHROMIUM_ARGS, long_markdown_answer
+from hybrid.dev.answers import long_markdown_answer
+from hybrid.dev.browser import CHROMIUM, CHROMIUM_ARGS
 
 PROBE_JS = """() => {
   window.__lag = 0;

@@ -30,7 +30,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from pydantic import Field
 
 import hybrid
-from hybrid.tools import ToolContext
+from hybrid import ToolContext
 
 DATA = px.data.gapminder()
 YEARS = sorted(DATA["year"].unique().tolist())
