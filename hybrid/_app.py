@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dash import Dash
 from starlette.applications import Starlette
@@ -37,7 +37,6 @@ from hybrid._ops.process import secret_key
 from hybrid._providers.base import Provider, ReportsFailures
 from hybrid._providers.select import provider_from_settings
 from hybrid._settings import Settings
-from hybrid._stores.redis.shared import SharedState
 from hybrid._streams.delivery import Delivery
 from hybrid._streams.endpoint import is_stream_endpoint, stream_endpoint
 from hybrid._streams.hooks import StreamHooks
@@ -49,6 +48,9 @@ from hybrid._web.body_limit import BodyLimitMiddleware, LimitedReceive
 from hybrid._web.identity import UserHeader
 from hybrid._web.security import ContentSecurityPolicy, SecurityHeadersMiddleware, security_headers
 from hybrid._wire.sse import GENERIC_FAILURE
+
+if TYPE_CHECKING:  # imported when HYBRID_REDIS_URL is set: the Redis client is an extra
+    from hybrid._stores.redis.shared import SharedState
 
 logger = logging.getLogger("hybrid.app")
 
@@ -233,6 +235,8 @@ def _shared_state(settings: Settings, instruments: AnswerInstruments) -> SharedS
     """The Redis shared by every worker and host (`HYBRID_REDIS_URL`); refuses to start if unreachable."""
     if not settings.redis_url:
         return None
+    from hybrid._stores.redis.shared import SharedState
+
     return SharedState(
         settings.redis_url, on_error=lambda operation: instruments.redis_errors.labels(operation).inc()
     )

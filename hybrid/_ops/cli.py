@@ -12,8 +12,8 @@ import uvicorn
 
 from hybrid._ops import logs
 from hybrid._providers.select import provider_from_settings
+from hybrid._errors import ConfigurationError
 from hybrid._settings import LOG_FORMATS, LOG_LEVELS, PROVIDERS, Settings, SettingsError
-from hybrid._stores.redis.connection import RedisUnavailable, check_reachable
 
 OVERRIDES = {
     "provider": "HYBRID_PROVIDER",
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         check_before_start(settings, workers=args.workers)
     except SettingsError as exc:
         parser.error(str(exc))
-    except RedisUnavailable as exc:
+    except ConfigurationError as exc:
         parser.exit(1, f"{parser.prog}: {exc}\n")
     metrics_dir = None
     if args.workers > 1 and MULTIPROC_DIR not in os.environ:
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def check_before_start(settings: Settings, *, workers: int) -> None:
     """What would stop every worker from starting, checked once before any starts (each worker would
-    otherwise fail the same way): `SettingsError` or `RedisUnavailable` says what is wrong."""
+    otherwise fail the same way): a `ConfigurationError` says what is wrong."""
     if workers > 1 and not settings.secret_key:
         raise SettingsError(
             "HYBRID_SECRET_KEY must be set to run several workers: each would sign chat tickets with its "
@@ -74,4 +74,6 @@ def check_before_start(settings: Settings, *, workers: int) -> None:
         )
     asyncio.run(provider_from_settings(settings).aclose())  # the provider's settings, not its server
     if settings.redis_url:
+        from hybrid._stores.redis.connection import check_reachable
+
         check_reachable(settings.redis_url)

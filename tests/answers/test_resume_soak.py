@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hybrid._stores.redis.connection import POOL_CONNECTIONS
 from tests.conftest import Server, run_async, signed
@@ -26,6 +27,8 @@ from tests.streams.test_soak import rss_kib
 from tests.support.redis_fixture import RedisProcess
 from tests.support.resume_client import QUESTION, RESUMABLE, demo_answer, text_of
 from tests.support.sse_client import Message, parse
+
+pytestmark = pytest.mark.soak
 
 ANSWERS = int(os.environ.get("HYBRID_SOAK_RESUMES", "40"))
 ROUNDS = 3

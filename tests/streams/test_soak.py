@@ -11,9 +11,12 @@ import random
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hybrid._chat.tickets import TicketSigner
 from tests.conftest import Server, run_async
+
+pytestmark = pytest.mark.soak
 
 STREAMS = int(os.environ.get("HYBRID_SOAK_STREAMS", "200"))
 ROUNDS = int(os.environ.get("HYBRID_SOAK_ROUNDS", "3"))

@@ -1,0 +1,1 @@
+"""Testing an app that uses hybrid: a pytest plugin (registered by entry point) and in-process helpers."""

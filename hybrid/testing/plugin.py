@@ -1,0 +1,1 @@
+"""The pytest plugin hybrid registers (entry point `pytest11`)."""
