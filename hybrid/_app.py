@@ -26,7 +26,7 @@ from hybrid._chat.models import ChatModels
 from hybrid._chat.stream import CHAT_STREAM_PATH, ChatStream
 from hybrid._chat.tickets import TicketSigner
 from hybrid._dash.chat.wiring import attach_chats, find_chats
-from hybrid._dash.serving.app import bridge_dash, with_files
+from hybrid._dash.serving.app import bridge_dash, check_backend, with_files
 from hybrid._dash.serving.callback_guard import DashCallbackGuard
 from hybrid._errors import ApiError, error_response, handle_api_error, handle_http_error
 from hybrid._ops.exposure import Exposure, bound_addresses
@@ -184,6 +184,7 @@ def create_app(
     users = UserHeader(settings.user_header) if settings.user_header else None
     chat = _chat_stream(settings, provider, key, streams.hooks, shared)
     dash_app = dash_app or _chat_page(settings, provider)
+    check_backend(dash_app)
     attach_chats(dash_app, find_chats(dash_app), chat, page={"resumeGraceSeconds": answers.grace})
     _dev_tools(settings, dash_app)
     csp = ContentSecurityPolicy(

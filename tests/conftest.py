@@ -102,8 +102,11 @@ def _in_process(item: pytest.Item) -> Iterator[None]:
 
 
 def signed(body: dict[str, Any], secret: str = TEST_SECRET, *, user: str | None = None) -> dict[str, str]:
-    """The stream request the built-in page's Chat sends for `body` (`messages`, and the page's settings
-    `model`, `preset`, `temperature`): a ticket signed with the server's key, as its callback signs it."""
+    """The stream request a Chat sends for `body`, signed with the server's key as its callback signs it:
+    `{"chat", "messages", "context"}` for any Chat, or `messages` and the built-in page's settings
+    (`model`, `preset`, `temperature`) for the page's Chat."""
+    if "chat" in body:
+        return chat_ticket(body["messages"], secret, chat=body["chat"], context=body["context"], user=user)
     context = [body.get("model"), body.get("preset"), body.get("temperature")]
     return chat_ticket(body["messages"], secret, context=context, user=user)
 

@@ -488,3 +488,31 @@ def test_a_grace_of_zero_turns_resuming_off_a_resumable_request_gets_a_plain_str
     text, done = text_of(messages)
     assert done and text
     assert resumed.status_code == 204
+
+
+def test_the_stop_channel_survives_a_failure_that_is_not_redis_own(redis_server: Any) -> None:
+    """Before: the listener caught Redis errors only; any other exception ended it for good, and Stops
+    from other workers were ignored until a restart."""
+
+    async def scenario() -> list[str]:
+        client = connect(redis_server.url)
+        log = RedisAnswerLog(client, redis_server.url, max_frames=100, reader_lease=2)
+        stopped: list[str] = []
+
+        def on_stop(answer_id: str) -> None:
+            if not stopped:
+                stopped.append("broke")
+                raise RuntimeError("a bug in the handler")
+            stopped.append(answer_id)
+
+        await log.listen(on_stop)
+        await log.publish_stop("first")
+        async with asyncio.timeout(10):
+            while stopped[-1:] != ["second"]:  # it listens again after a second: publish until heard
+                await log.publish_stop("second")
+                await asyncio.sleep(0.2)
+        await log.close()
+        await client.aclose()
+        return stopped
+
+    assert run(scenario(), timeout=15)[:2] == ["broke", "second"]

@@ -1,7 +1,7 @@
 """The benchmark harness cannot hide a failure: a real server that refuses, cuts, errors, shortens and
 stalls streams, read by the load generator, reported by the suite, and the suite's exit status.
 
-Run as a module (`python -m tests.test_bench_harness PORT`) this file is that server: the suite starts
+Run as a module (`python -m tests.benchmarks.test_bench_harness PORT`) this file is that server: the suite starts
 it as a contender, pinned like every other.
 """
 
@@ -218,7 +218,7 @@ def test_a_capacity_search_that_was_refused_is_failed() -> None:
 def test_the_suite_marks_failures_everywhere_and_exits_non_zero(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    command = (sys.executable, "-m", "tests.test_bench_harness", "{stream}")
+    command = (sys.executable, "-m", "tests.benchmarks.test_bench_harness", "{stream}")
     flaky = Contender("flaky", "flaky test server", (command,), serves_dash=False)
     monkeypatch.setitem(CONTENDERS, "flaky", flaky)
     monkeypatch.setitem(run.PLAN, "S1", (scenarios.s1_event_cost, ("raw", "flaky")))

@@ -15,6 +15,7 @@ import pytest
 from dash import Dash, dash_table, dcc, html
 from starlette.types import Message, Receive, Scope, Send
 
+from hybrid._dash.serving import files as files_module
 from hybrid._dash.serving.bridge import DashBridge
 from hybrid._dash.serving.files import DashFiles
 from hybrid._dash.serving.libraries import libraries_in, library_of, load_only
@@ -266,3 +267,31 @@ def test_made_up_fingerprints_share_one_cached_file() -> None:
     assert {r.status_code for r in responses} == {200}
     assert {r.headers["cache-control"] for r in responses} == {"max-age=31536000"}
     assert len(files.cache) == 1
+
+
+def test_a_file_whose_load_failed_is_loaded_again_on_the_next_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before: a load that raised anything but `OSError` stayed cached as a failed future, and the file
+    answered 500 until a restart."""
+    app = Dash(__name__)
+    app.layout = html.Div([dcc.Input(id="x")])
+    app.server.test_client().get("/")
+    files = DashFiles(lambda scope, receive, send: None, app)  # type: ignore[arg-type, return-value]
+    load = files_module._load_suite
+    failures = iter([ValueError("a passing failure")])
+
+    def flaky(*args: Any) -> Any:
+        for failure in failures:
+            raise failure
+        return load(*args)
+
+    monkeypatch.setattr(files_module, "_load_suite", flaky)
+
+    async def fetch_twice() -> list[int]:
+        transport = httpx.ASGITransport(app=files, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            path = "/_dash-component-suites/dash/dcc/dash_core_components.v1m1.js"
+            return [(await client.get(path)).status_code for _ in range(2)]
+
+    assert run_async(fetch_twice()) == [500, 200]

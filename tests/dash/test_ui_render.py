@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from benchmarks.render_budget import render_cost, watch_render_cost
 from hybrid.dev.answers import long_markdown_answer
 from tests.support.watched import watched_page  # noqa: F401 (a fixture: this module's `page` is watched)
 
@@ -19,11 +20,12 @@ def test_a_4000_token_answer_renders_in_linear_time(serve, page: Page) -> None:
     server = serve("tests.apps.chat_scripted:app")
     page.goto(server.url + "/")
     expect(page.locator(".empty-state")).to_be_visible()
+    watch_render_cost(page)
     page.fill("#prompt", "a long answer please")
     page.press("#prompt", "Enter")
     expect(page.locator(".assistant-message")).to_have_attribute("data-status", "done", timeout=60_000)
 
-    render = page.evaluate("document.getElementById('chat').hybridChat.lastRender")
+    render = render_cost(page)
     length = len("".join(long_markdown_answer()))
     print(f"\n{render['frames']} frames, {render['parsedChars']} characters parsed for {length} characters")
     assert page.locator(".assistant-message .code-block").count() > 20  # it is the markdown answer

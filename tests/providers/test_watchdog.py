@@ -47,8 +47,8 @@ def test_it_cancels_a_wait_that_outlives_the_deadline_and_says_so() -> None:
 def test_waits_within_their_deadlines_are_never_cancelled() -> None:
     async def test() -> None:
         watchdog = Watchdog()
-        for _ in range(30):  # 0.3 s in all, each wait well within its 50 ms
-            await wait(watchdog, 0.05, 0.01)
+        for _ in range(30):  # 0.3 s in all, each wait well within its 250 ms (a loaded machine stalls)
+            await wait(watchdog, 0.25, 0.01)
         watchdog.close()
 
     run(test)
@@ -135,3 +135,24 @@ def test_a_cancellation_beside_the_watchdogs_own_is_not_taken_for_it_alone() -> 
 def test_it_needs_a_task_to_guard() -> None:
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool, pytest.raises(RuntimeError):
         pool.submit(Watchdog).result()  # no running loop, no task
+
+
+def test_it_cancels_the_task_that_waits_now_not_the_one_that_made_it() -> None:
+    """Before: a watchdog bound to the task that made it; an answer read from another task (the answer
+    function's `asyncio.wait_for` on Python 3.11, say) had no deadline, or the wrong task was cancelled."""
+
+    async def test() -> tuple[bool, bool]:
+        watchdog = Watchdog()  # made here, in the test's task
+
+        async def reader() -> bool:
+            try:
+                await wait(watchdog, 0.05, 5)
+            except asyncio.CancelledError:
+                return watchdog.expired()
+            return False
+
+        other = asyncio.ensure_future(reader())
+        expired = await asyncio.wait_for(other, 2)  # the reader's own task is cancelled, in time
+        return expired, asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+    assert run(test) == (True, True)

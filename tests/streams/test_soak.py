@@ -32,8 +32,9 @@ def rss_kib(pid: int) -> int:
 
 
 async def one_stream(client: httpx.AsyncClient, signer: TicketSigner, abort: bool) -> str:
-    body = {"messages": [{"role": "user", "content": f"soak {random.random()}"}]}
-    async with client.stream("POST", "/api/stream", json={"ticket": signer.issue(body)}) as response:
+    messages = [{"role": "user", "content": f"soak {random.random()}"}]
+    body = {"ticket": signer.issue({"chat": "chat", "messages": messages, "context": [None, None, None]})}
+    async with client.stream("POST", "/api/stream", json=body) as response:
         assert response.status_code == 200, await response.aread()
         received = b""
         stop_after = random.randint(1, 2000)

@@ -199,6 +199,63 @@ def test_no_write_overlaps_a_blocked_keepalive_and_the_drop_counts_from_its_star
     assert ": keep-alive" in client.body
 
 
+def test_an_oserror_the_source_raises_while_a_keepalive_is_written_is_a_failed_answer_not_a_client_gone() -> None:
+    """Before: the pump took any `OSError` for its own write failing whenever a write was in flight, a
+    keep-alive's included, so a source that raised one ended the answer with no error event and no log."""
+
+    async def scenario() -> tuple[FakeClient, Recorder]:
+        client, recorder = FakeClient(), Recorder()
+
+        async def source() -> AsyncIterator[str]:
+            yield "partial"
+            await asyncio.sleep(0.07)  # a keep-alive goes out at 0.05 s ...
+            client.reading.clear()  # ... and the next, at 0.1 s, blocks
+            await asyncio.sleep(0.08)
+            raise ConnectionResetError("the upstream model's connection broke")
+
+        async def unblock() -> None:
+            await asyncio.sleep(0.25)
+            client.reading.set()
+
+        unblocking = asyncio.ensure_future(unblock())
+        stream = response(
+            source(), supervisor=StreamSupervisor(hooks=[recorder]), keepalive_seconds=0.05, send_timeout=2
+        )
+        await stream(SCOPE, client.receive, client.send)
+        await unblocking
+        return client, recorder
+
+    client, recorder = run(scenario())
+    outcome = outcome_of(recorder)
+    assert (outcome.status, outcome.error) == ("failed", "internal_error")
+    assert "event: error" in client.body and "The answer stopped" in client.body
+
+
+def test_a_keepalive_whose_write_fails_stops_the_slow_client_clock() -> None:
+    """Before: a keep-alive write that raised left the clock running as if it were still blocked, and
+    the timer later dropped the stream as a slow consumer."""
+
+    async def scenario() -> Recorder:
+        recorder, client = Recorder(), FakeClient()
+
+        async def send(message: dict[str, Any]) -> None:
+            if b"keep-alive" in message.get("body", b""):
+                raise OSError("the socket broke under the keep-alive")
+            await client.send(message)
+
+        async def source() -> AsyncIterator[str]:
+            await asyncio.sleep(0.4)  # a keep-alive fails at 0.05 s; a blocked clock would drop at 0.25 s
+            yield "still here"
+
+        stream = response(
+            source(), supervisor=StreamSupervisor(hooks=[recorder]), keepalive_seconds=0.05, send_timeout=0.2
+        )
+        await stream(SCOPE, client.receive, send)
+        return recorder
+
+    assert outcome_of(run(scenario())).status != "slow_consumer"
+
+
 def test_a_hook_that_raises_leaks_nothing_and_the_stream_still_completes() -> None:
     async def scenario() -> tuple[FakeClient, Recorder, list[int], set[asyncio.Task[Any]]]:
         client, recorder, released = FakeClient(), Recorder(), []

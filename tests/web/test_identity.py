@@ -26,7 +26,7 @@ import hybrid
 from hybrid._ops.exposure import Exposure
 from hybrid._web.identity import UserHeader, user_name
 from hybrid.dev.servers import free_port
-from tests.conftest import FAST_DEMO, ROOT, Server, run_async, start_server
+from tests.conftest import FAST_DEMO, ROOT, Server, run_async, signed, start_server
 from tests.support.sse_client import answer
 from tests.support.watched import watched
 
@@ -49,10 +49,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def ticket_for(user: str | None) -> dict[str, str]:
-    from hybrid._chat.tickets import TicketSigner
-    from tests.conftest import TEST_SECRET
-
-    return {"ticket": TicketSigner(TEST_SECRET).issue(HELLO, user=user)}
+    return signed(HELLO, user=user)
 
 
 @pytest.mark.parametrize(

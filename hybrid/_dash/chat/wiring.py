@@ -8,8 +8,10 @@ see (one a callback adds later) shows the page a notice that it is not connected
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import dash
@@ -26,21 +28,10 @@ logger = logging.getLogger("hybrid.dash")
 
 NAMESPACE = "hybrid._dash.chat"
 """The package Dash serves the Chat's files from (`/_dash-component-suites/hybrid._dash.chat/...`)."""
-SCRIPTS = (
-    "assets/0-markdown-it.min.js",
-    "assets/0-purify.min.js",
-    "assets/0-highlight.min.js",
-    "assets/dom.js",
-    "assets/markdown.js",
-    "assets/blocks.js",
-    "assets/sse.js",
-    "assets/stream.js",
-    "assets/history.js",
-    "assets/tickets.js",
-    "assets/chat.js",
-    "assets/mount.js",
-)
-"""In load order: the vendored libraries, then the Chat's own scripts."""
+_MANIFEST = Path(__file__).with_name("assets") / "scripts.json"
+SCRIPTS = tuple(f"assets/{name}" for name in json.loads(_MANIFEST.read_text("utf-8")))
+"""In load order, as `assets/scripts.json` lists them (the scripts' Node tests load them by it too): the
+vendored libraries, then the Chat's own scripts."""
 STYLESHEET = "assets/chat.css"
 _WIRED = "_hybrid_chat_resources"
 

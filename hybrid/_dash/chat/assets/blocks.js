@@ -119,7 +119,6 @@
       // Tool call id -> its card, until its result: a model's call ids are only unique within a round (the
       // demo's are `call_demo_0` each time), so the same id after a result is a new call with a card of its own.
       this.cards = new Map();
-      this.views = []; // every text block's StreamView, for the render cost
     }
 
     /** A view of the answer `message` that carries on from the blocks it holds (kept when its page left
@@ -153,7 +152,6 @@
         this.message.blocks.push(block);
         const view = new hybrid.markdown.StreamView(this.pending);
         view.onRender = this.onChange;
-        this.views.push(view);
         this.writing = { block, view };
         this.pending = null;
       }
@@ -277,16 +275,6 @@
       }
       if (this.pending && this.message.blocks.length) this.pending.remove();
       this.pending = null;
-    }
-
-    /** What rendering the answer's text cost the main thread: the render-budget tests read it. */
-    renderCost() {
-      return {
-        renderMs: this.views.reduce((sum, view) => sum + view.renderMs, 0),
-        longestMs: Math.max(0, ...this.views.map((view) => view.longestMs)),
-        frames: this.views.reduce((sum, view) => sum + view.frames, 0),
-        parsedChars: this.views.reduce((sum, view) => sum + view.parsedChars, 0),
-      };
     }
   }
 

@@ -48,13 +48,14 @@
   }
 
   function save(key, state) {
-    // When storage is full, forget the oldest conversations rather than the newest answer.
+    // When storage is full, forget the oldest conversations rather than the newest answer. Storage the
+    // page may not use at all (disabled, refused) keeps nothing, and the page keeps them all in memory.
     for (;;) {
       try {
         localStorage.setItem(key, JSON.stringify(state));
         return;
-      } catch {
-        if (state.conversations.length <= 1) return;
+      } catch (error) {
+        if (error.name !== "QuotaExceededError" || state.conversations.length <= 1) return;
         state.conversations.sort((a, b) => b.updated - a.updated).pop();
       }
     }

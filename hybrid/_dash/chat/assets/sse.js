@@ -21,14 +21,16 @@
       this.idBuffer = lastEventId;
       this.lastEventId = lastEventId;
       this.retry = null;
+      this.afterCR = false; // the last chunk ended with \r: a \n first in the next one is its \r\n
     }
 
     feed(chunk) {
-      const text = this.buffer + chunk;
-      // A trailing \r may be the first half of \r\n: keep it until the next chunk decides.
-      const keep = text.endsWith("\r") ? 1 : 0;
-      const lines = text.slice(0, text.length - keep).split(LINE);
-      this.buffer = lines.pop() + text.slice(text.length - keep);
+      // A line ends at \r at once (the stream's last event may end so), and a \n that follows it is
+      // part of the same line ending, even in the next chunk.
+      const text = this.afterCR && chunk.startsWith("\n") ? chunk.slice(1) : chunk;
+      if (chunk) this.afterCR = chunk.endsWith("\r");
+      const lines = (this.buffer + text).split(LINE);
+      this.buffer = lines.pop();
       for (const line of lines) this.line(line);
     }
 

@@ -5,16 +5,14 @@
  * into a ticket; the ticket store's clientside callback (`hybridChat.ticket`) hands the answer back here,
  * matched by the request's id. A request refused before the callback runs (413 past the body limit, 401
  * without the signed-in user's header, 400 from the callback guard) or that fails on the network never
- * reaches that store, so the page's `fetch` is watched for the Dash requests that carry a pending id:
- * their failure settles the ticket at once, with the server's message. Dash offers no hook for a failed
- * callback request; this wrapper passes every request through unchanged and looks only at those. */
+ * reaches that store: the Dash requests that carry a pending id are watched (`compat-dash-fetch.js`), and
+ * their failure settles the ticket at once, with the server's message. */
 (function () {
   "use strict";
   const hybrid = (window.hybridChat = window.hybridChat || {});
 
   // A request still unanswered after this long fails (with Retry): the server may hang, not only refuse.
   const TIMEOUT_MS = 15000;
-  const DASH_CALLBACK = /\/_dash-update-component(?:[?#]|$)/;
 
   const pending = new Map(); // request id -> settle({ticket, url} | {error})
 
@@ -42,33 +40,11 @@
     if (done) done(answer);
   }
 
-  /** The pending requests a `fetch(input, init)` carries, if it is a Dash callback request. */
-  function carried(input, init) {
-    if (!pending.size) return [];
-    const url = typeof input === "string" ? input : input instanceof Request ? input.url : String(input);
-    const body = init && init.body;
-    if (!DASH_CALLBACK.test(url) || typeof body !== "string") return [];
-    return [...pending.keys()].filter((id) => body.includes(id));
-  }
-
-  const pageFetch = window.fetch;
-  window.fetch = function (input, init) {
-    const ids = carried(input, init);
-    const sent = pageFetch.call(this, input, init);
-    if (!ids.length) return sent;
-    return sent.then(
-      (response) => {
-        if (!response.ok && response.status !== 204) {
-          hybrid.errorMessage(response.clone()).then((error) => ids.forEach((id) => settle({ id, error })));
-        }
-        return response;
-      },
-      (error) => {
-        ids.forEach((id) => settle({ id, error: "the server could not be reached" }));
-        throw error;
-      },
-    );
-  };
+  // A Dash callback request that carries pending ids fails them all, with its reason.
+  hybrid.dashFetch.watchCallbackRequests((body) => {
+    const ids = [...pending.keys()].filter((id) => body.includes(id));
+    return ids.length ? (error) => ids.forEach((id) => settle({ id, error })) : null;
+  });
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     hybridChat: {
