@@ -46,7 +46,7 @@ test: $(VENV)/.installed-test node_modules/.installed chromium redis
 	$(BIN)/ruff check hybrid tests benchmarks examples
 	$(ESLINT) $(JS)
 	node --test tests/js/
-	$(BIN)/python -m mkdocs build --strict --quiet --site-dir $$(mktemp -d)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The in-process layer alone (`unit`: no server, no browser): under a minute.
@@ -66,7 +66,7 @@ lint: $(VENV)/.installed-test node_modules/.installed
 
 # The documentation site (MkDocs Material), built strictly: a broken link or reference fails it.
 docs: $(VENV)/.installed-test
-	$(BIN)/python -m mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
 
 screenshots: $(VENV)/.installed-test chromium
 	$(BIN)/python scripts/screenshots.py

@@ -57,7 +57,7 @@ def requests(path: str, count: int, secret_key: str | None, *, resumable: bool =
         loadgen.http_request(
             "POST",
             path,
-            json.dumps(chat_ticket(CONVERSATION, secret_key)).encode(),
+            json.dumps(chat_ticket(CONVERSATION["messages"], secret_key, model=MODEL)).encode(),
             close=True,
             headers=headers,
         )

@@ -48,12 +48,12 @@ import httpx
 import openai
 
 from benchmarks import fidelity_load, procstat
-from hybrid._chat.tickets import TicketSigner
 from hybrid._providers.base import ChatRequest, Completion, Reply, Usage
 from hybrid._providers.openai import upstream
 from hybrid._providers.openai.provider import OpenAIProvider, sdk_options
 from hybrid.dev.servers import free_port
 from hybrid.dev.simulator.scenario import answer_tokens
+from hybrid.dev.tickets import chat_ticket
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE, LOAD_CORE = 0, 1
@@ -288,8 +288,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure(server: Server, simulator: int, streams: int, spread_s: float) -> Run:
-    signer = TicketSigner(SECRET)
-    requests = [fidelity_load.post("/api/stream", {"ticket": signer.issue(QUESTION)}) for _ in range(streams)]
+    requests = [
+        fidelity_load.post("/api/stream", chat_ticket(QUESTION["messages"], SECRET, model=QUESTION["model"]))
+        for _ in range(streams)
+    ]
     expected = answer_tokens(TOKENS)
     load_before = procstat.self_cpu() + procstat.sample([simulator]).cpu_s
     before, started = procstat.sample([server.process.pid]).cpu_s, time.monotonic()

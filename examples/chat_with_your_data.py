@@ -17,7 +17,7 @@ three products", or "Show only Asia in the year 1977 and tell me the top three p
 
 Without keys the demo model answers: it calls the tools whose names the question says (the results and
 the filter changes are real, the prose is the demo's). With `OPENAI_API_KEY` and `HYBRID_MODEL` set (see
-the README's Providers), a real model chooses the tools.
+the docs' Providers page), a real model chooses the tools.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 
 then open http://127.0.0.1:8050 and press "Explain this chart".
 
-Uses the model configured by the environment (the demo model without keys; see the README's Providers).
+Uses the model configured by the environment (the demo model without keys; see the docs' Providers page).
 Safe to copy as it is: the page only names a chart the server knows, so no text from the browser reaches
 the model, and each client may start a few explanations a minute.
 """

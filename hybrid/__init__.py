@@ -7,7 +7,7 @@ component for any Dash app; `stream_endpoint` turns an async generator of text i
 
 These names are hybrid's public surface; the modules behind them (`hybrid._*`) are internal. Public
 modules besides this one: `hybrid.main` (the servable app) and `hybrid.dev` (the simulator and test
-helpers). `tests/test_public_api.py` pins `__all__` to exactly what this module defines.
+helpers). `tests/package/test_public_api.py` pins `__all__` to exactly what this module defines.
 """
 
 from hybrid._app import HybridApp, create_app

@@ -80,9 +80,9 @@ class Settings:
     wsgi_threads: int = _setting(
         "HYBRID_WSGI_THREADS",
         8,
-        "Threads a2wsgi runs Dash (pages, layout, callbacks) on; streams and Dash's scripts and assets "
-        "never use them. More threads starve the event loop of the GIL (see README); raise it only for "
-        "callbacks that mostly wait.",
+        "Threads Dash (pages, layout, callbacks) runs on; streams and Dash's scripts and assets never use "
+        "them. More threads starve the event loop of the GIL (see the design decisions); raise it only "
+        "for callbacks that mostly wait.",
         check=AT_LEAST_ONE,
     )
     tool_threads: int = _setting(
@@ -341,7 +341,7 @@ def _parse(spec: dataclasses.Field[Any], raw: str) -> Any:
 
 
 def reference_table() -> str:
-    """The README's configuration table, in markdown."""
+    """The configuration table of the docs (`docs/configuration.md`), in markdown."""
     rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for spec in dataclasses.fields(Settings):
         secret = not spec.repr  # its value is never shown, here or in `repr(settings)`

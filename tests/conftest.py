@@ -52,8 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{layer}: {meaning}")
 
 
-BROWSER_FIXTURES = frozenset({"page", "browser"})
-SERVER_FIXTURES = frozenset({"serve", "server", "simulator", "redis_server"})
+BROWSER_FIXTURES = frozenset({"page", "browser", "dash_hybrid"})
+SERVER_FIXTURES = frozenset({"serve", "server", "simulator", "redis_server", "hybrid_server"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -204,7 +204,8 @@ def page(browser: object) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """`python -m hybrid.dev.simulator` with fast defaults; tests choose faults per request (model directives)."""
+    """`python -m hybrid.dev.simulator` with fast defaults; tests choose faults per request (model
+    directives)."""
     from tests.support.simulator_fixture import start_simulator
 
     running = start_simulator(tmp_path_factory.mktemp("simulator") / "simulator.log")

@@ -16,7 +16,7 @@ from typing import Literal
 from hybrid._answers.frames import Frames, FramesGone
 from hybrid._answers.log import AnswerLog
 from hybrid._errors import StreamError
-from hybrid._streams.hooks import StreamOutcome, StreamStatus
+from hybrid._streams.hooks import OutcomeStatus, StreamOutcome
 from hybrid._streams.limits import Release
 from hybrid._streams.response import close_source, source_ending
 from hybrid._streams.supervisor import StreamSupervisor
@@ -35,7 +35,7 @@ _ENDINGS: dict[StopReason, bytes] = {
     "abandoned": sse.DONE,  # read by nobody: the answer is forgotten at once
     "shutdown": sse.failure("shutdown", SHUTDOWN_NOTICE),
 }
-_STATUS: dict[StopReason, StreamStatus] = {
+_STATUS: dict[StopReason, OutcomeStatus] = {
     "stopped": "cancelled",
     "abandoned": "cancelled",
     "shutdown": "shutdown",
@@ -72,7 +72,7 @@ class Answer:
         self._loop = asyncio.get_running_loop()
         self._task: asyncio.Task[None] | None = None
         self._reason: StopReason | None = None
-        self._status: StreamStatus = "finished"
+        self._status: OutcomeStatus = "finished"
         self._error: str | None = None
         self._deltas = 0
         self._started_at = self._loop.time()

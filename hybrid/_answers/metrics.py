@@ -59,7 +59,8 @@ _INSTRUMENTS: weakref.WeakKeyDictionary[CollectorRegistry, AnswerInstruments] = 
 
 
 def instruments_for(registry: CollectorRegistry) -> AnswerInstruments:
-    """One set per registry: the apps of a process share one in multiprocess mode (see `hybrid._ops.metrics`)."""
+    """One set per registry: the apps of a process share one in multiprocess mode (see
+    `hybrid._ops.metrics`)."""
     instruments = _INSTRUMENTS.get(registry)
     if instruments is None:
         instruments = _INSTRUMENTS[registry] = AnswerInstruments(registry)

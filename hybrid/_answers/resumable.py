@@ -3,7 +3,7 @@
 It is the `Delivery` (`hybrid._streams.delivery`) the app plugs into its stream endpoints: a stream
 request that asks for a resumable answer is carried by it instead of straight to its client.
 
-Protocol (what a client speaks; the README's "Resumable answers" has it in full):
+Protocol (what a client speaks; `docs/resumable.md` has it in full):
 
 * the stream request carries `Hybrid-Resumable: 1`. The response's first event is `event: answer` with
   `{"id", "token", "url"}`; every event after it carries `id: N` (1, 2, ...). The token is shown once

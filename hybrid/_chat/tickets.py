@@ -4,8 +4,8 @@ The Dash callback validates what the page asks for and signs the result (HMAC, `
 stream endpoint verifies the signature and age. Tickets are stateless, so any worker or host that
 shares `HYBRID_SECRET_KEY` accepts them. Replay is bounded twice: a ticket expires after `max_age`
 seconds, and its nonce is accepted once: by each process (`MemoryNonces`), or by the whole cluster with
-a shared store (`hybrid._stores.redis.nonces.RedisNonces`, with `HYBRID_REDIS_URL`). A ticket names the user it
-was issued to (when the app knows its users), and no one else may use it.
+a shared store (`hybrid._stores.redis.nonces.RedisNonces`, with `HYBRID_REDIS_URL`). A ticket names the
+user it was issued to (when the app knows its users), and no one else may use it.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ import tempfile
 
 import uvicorn
 
+from hybrid._errors import ConfigurationError
 from hybrid._ops import logs
 from hybrid._providers.select import provider_from_settings
-from hybrid._errors import ConfigurationError
 from hybrid._settings import LOG_FORMATS, LOG_LEVELS, PROVIDERS, Settings, SettingsError
 
 OVERRIDES = {

@@ -41,7 +41,8 @@ class ChatRequest:
     request_id: str | None = None
     """Sent upstream as `X-Request-ID`, so the provider's logs can be matched with hybrid's."""
     tools: Sequence[dict[str, Any]] = ()
-    """The tools the model may call, as OpenAI's API describes them (`hybrid._tools.toolbox.Toolbox.specs()`)."""
+    """The tools the model may call, as OpenAI's API describes them (`Toolbox.specs()` of
+    `hybrid._tools.toolbox`)."""
 
 
 @dataclass(frozen=True, slots=True)

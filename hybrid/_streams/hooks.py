@@ -18,7 +18,7 @@ from hybrid._providers.base import Completion
 
 logger = logging.getLogger("hybrid.hooks")
 
-StreamStatus = Literal["finished", "failed", "cancelled", "shutdown", "slow_consumer"]
+OutcomeStatus = Literal["finished", "failed", "cancelled", "shutdown", "slow_consumer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class StreamOutcome:
     `cancelled` (the client left), `shutdown` (the server stopped) or `slow_consumer` (dropped).
     """
 
-    status: StreamStatus
+    status: OutcomeStatus
     error: str | None
     deltas: int
     first_delta_seconds: float | None

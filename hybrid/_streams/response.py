@@ -26,8 +26,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from hybrid._streams.endings import close_source, logger, source_ending
-from hybrid._streams.hooks import StreamOutcome, StreamStatus
-from hybrid._streams.supervisor import StreamSupervisor, StreamWatch
+from hybrid._streams.hooks import OutcomeStatus, StreamOutcome
+from hybrid._streams.supervisor import OpenStreams, StreamSupervisor
 from hybrid._wire import sse
 from hybrid._wire.sse import SHUTDOWN_NOTICE, StreamEvent
 
@@ -61,7 +61,7 @@ class EventStreamResponse(Response):
         *,
         keepalive_seconds: float = 15.0,
         send_timeout: float = 30.0,
-        supervisor: StreamWatch | None = None,
+        supervisor: OpenStreams | None = None,
         on_close: Callable[[], None] | None = None,
         framed: bool = False,
         reconnect_at_shutdown: bool = False,
@@ -74,11 +74,11 @@ class EventStreamResponse(Response):
         self.source = source
         self.keepalive_seconds = keepalive_seconds
         self.send_timeout = send_timeout
-        self.supervisor: StreamWatch = supervisor or StreamSupervisor()
+        self.supervisor: OpenStreams = supervisor or StreamSupervisor()
         self.on_close = on_close
         self.framed = framed
         self.reconnect_at_shutdown = reconnect_at_shutdown
-        self._outcome: StreamStatus | None = None  # how the stream ended, once that is decided
+        self._outcome: OutcomeStatus | None = None  # how the stream ended, once that is decided
         self._error: str | None = None  # the error type the stream ended with, if any
         self._deltas = 0
         self._opened_at = 0.0
@@ -120,7 +120,7 @@ class EventStreamResponse(Response):
             if opened:
                 self.supervisor.closed(self._end_for_shutdown, self._outcome_record())
 
-    def _stop(self, reason: StreamStatus) -> None:
+    def _stop(self, reason: OutcomeStatus) -> None:
         """End the stream for `reason` by cancelling its task (once, and not after it ended)."""
         if self._outcome is None:
             self._outcome = reason

@@ -25,7 +25,7 @@ EndStream = Callable[[], None]
 """Ends one open stream because the server shuts down."""
 
 
-class StreamWatch(Protocol):
+class OpenStreams(Protocol):
     """What a response reports to as it opens and closes (a `StreamSupervisor`, or a view of one)."""
 
     def opened(self, end_stream: EndStream) -> None: ...

@@ -1,11 +1,11 @@
 """The threads an app's synchronous code runs on (sync tools, sync answer functions): bounded pools of
 the app's own, apart from asyncio's default executor.
 
-A sync tool (or a sync answer function) runs on a thread so that a slow one stalls no stream. Past its timeout, or when the user
-stops the answer, it is given up, but a thread cannot be cancelled: it runs on until the function
-returns. On asyncio's default executor (`asyncio.to_thread`), which the server shares with the gzip of
-large responses, Dash's files, sync answer functions and DNS lookups, a few hung tools took every thread
-and the dashboard stopped loading. Here they can hold only their own pool's threads.
+A sync tool (or a sync answer function) runs on a thread so that a slow one stalls no stream. Past its
+timeout, or when the user stops the answer, it is given up, but a thread cannot be cancelled: it runs on
+until the function returns. On asyncio's default executor (`asyncio.to_thread`), which the server shares
+with the gzip of large responses, Dash's files and DNS lookups, a few hung tools took every thread and
+the dashboard stopped loading. Here they can hold only their own pool's threads.
 
 A call waits for a free thread within its tool's timeout. When every thread is held by a call that was
 given up, a new call is refused at once (`SyncThreadsBusy`): those calls may never return, so waiting
@@ -95,7 +95,11 @@ class SyncThreads:
         with self._lock:
             if self.held >= self.size:
                 logger.warning(
-                    "the %s %s was not run: all %d %s threads are held", self.purpose, name, self.size, self.purpose
+                    "the %s %s was not run: all %d %s threads are held",
+                    self.purpose,
+                    name,
+                    self.size,
+                    self.purpose,
                 )
                 raise SyncThreadsBusy(self.size, self.purpose)
             grow = self._idle <= self._waiting and self._threads < self.size  # no idle thread left for it
@@ -154,7 +158,10 @@ class SyncThreads:
             self.held -= 1
         seconds = time.monotonic() - started
         logger.info(
-            "the given-up %s %s returned after %.1f s; its thread is free again", self.purpose, call.name, seconds
+            "the given-up %s %s returned after %.1f s; its thread is free again",
+            self.purpose,
+            call.name,
+            seconds,
         )
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-
-import httpx
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -25,8 +25,10 @@ def wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path, 
         if process.poll() is not None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log.read_text()}")
         try:
-            httpx.get(url, timeout=1)
-            return True
-        except httpx.HTTPError:
+            with urllib.request.urlopen(url, timeout=1):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers, if not with 200
+        except OSError:
             time.sleep(0.05)
     return False

@@ -10,6 +10,7 @@ back everything the answer yielded.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import json
@@ -63,7 +64,9 @@ class Answer:
         return [part for part in self.parts if isinstance(part, kind)]
 
 
-def ask(chat: Chat, question: Question, *, context: Sequence[Any] = (), provider: Provider | None = None) -> Answer:
+def ask(
+    chat: Chat, question: Question, *, context: Sequence[Any] = (), provider: Provider | None = None
+) -> Answer:
     """Run `chat`'s answer to `question` as hybrid's server would, and return all it yielded.
 
     `context` holds one value per `State` of the Chat's `context`, as the page would send them (JSON
@@ -73,16 +76,16 @@ def ask(chat: Chat, question: Question, *, context: Sequence[Any] = (), provider
     answer function answers from the provider. An exception of the answer (`hybrid.StreamError` too)
     reaches the caller.
 
-    It runs its own event loop: in an async test, `await ask_async(...)`.
+    It runs an event loop of its own; in an async test, `await ask_async(...)` instead. Where this thread
+    runs a loop already (Playwright's sync API keeps one), the answer's loop runs on a thread of its own.
     """
+    asked = ask_async(chat, question, context=context, provider=provider)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(ask_async(chat, question, context=context, provider=provider))
-    raise RuntimeError(
-        "hybrid.testing.ask() runs an event loop of its own, and one is running here: "
-        "in an async test, use `await hybrid.testing.ask_async(...)`"
-    )
+        return asyncio.run(asked)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, asked).result()
 
 
 async def ask_async(

@@ -9,6 +9,7 @@ The page marks each answer: `.assistant-message` with `data-status` `streaming`,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from dash.testing import wait
@@ -76,7 +77,13 @@ class HybridComposite(DashComposite):  # type: ignore[misc]
             raise ChatProblem(f"the answer of the Chat {chat_id!r} failed: {state['error']}")
         return str(state["text"])
 
-    def _chat_state(self, chat_id: str, condition: Any, goal: str, timeout: float | None = None) -> Any:
+    def _chat_state(
+        self,
+        chat_id: str,
+        condition: Callable[[dict[str, Any]], bool],
+        goal: str,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         """Poll the Chat's state until `condition(state)`; a Chat that cannot answer fails at once."""
         seen: dict[str, Any] = {}
 
@@ -94,7 +101,7 @@ class HybridComposite(DashComposite):  # type: ignore[misc]
             raise TestingTimeoutError(
                 f"the Chat {chat_id!r} did not {goal} within {seconds} s; last seen: {seen.get('state')}"
             ) from None
-        return seen["state"]
+        return seen["state"]  # type: ignore[no-any-return]
 
 
 def _by_id(element_id: str) -> str:

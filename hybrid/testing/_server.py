@@ -8,6 +8,7 @@ guessed, and two runners never race for one.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Mapping
@@ -17,10 +18,11 @@ import uvicorn
 from dash import Dash
 from dash.testing import wait
 from dash.testing.application_runners import BaseDashRunner
-from dash.testing.errors import DashAppLoadingError
+from dash.testing.errors import DashAppLoadingError, TestingTimeoutError
 
 from hybrid._app import HybridApp, create_app
 from hybrid._dash.chat.component import SERVED
+
 
 class HybridRunner(BaseDashRunner):  # type: ignore[misc]
     """Serves one app with hybrid's server (uvicorn, on a thread) on a loopback port; `url` is its address.
@@ -55,9 +57,14 @@ class HybridRunner(BaseDashRunner):  # type: ignore[misc]
             target=server.run, kwargs={"sockets": [listener]}, name="hybrid-test-server", daemon=True
         )
         thread.start()
-        wait.until(lambda: server.started or not thread.is_alive(), start_timeout)
+        with contextlib.suppress(TestingTimeoutError):
+            wait.until(lambda: server.started or not thread.is_alive(), start_timeout)
         if not server.started:
-            raise DashAppLoadingError("hybrid's server did not start: its log records say why")
+            server.should_exit = True
+            listener.close()
+            raise DashAppLoadingError(
+                f"hybrid's server did not start within {start_timeout} s: its log records say why"
+            )
         self.started = True
 
     def stop(self) -> None:

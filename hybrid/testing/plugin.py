@@ -14,10 +14,12 @@ screenshot of a failed test under `/tmp/dash_artifacts`.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -38,21 +40,18 @@ DEMO_ENVIRONMENT = {
 once; and no limit on the answers one client starts a minute (the test's browser is one client)."""
 
 NEEDS_TESTING_EXTRA = (
-    "the hybrid_server and dash_hybrid fixtures drive a browser through dash.testing (Selenium), which is "
-    "not installed: pip install 'dash-hybrid[testing]'"
+    "the hybrid_server and dash_hybrid fixtures are built on dash.testing (dash_hybrid drives a browser "
+    "through Selenium), which is not installed: pip install 'dash-hybrid[testing]'"
 )
 
 
 @pytest.fixture
 def hybrid_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HybridRunner]:
     """Serves one app with hybrid's server for this test: `hybrid_server(app, **create_app_options)`."""
-    try:
-        from hybrid.testing._server import HybridRunner
-    except ImportError as exc:
-        raise pytest.UsageError(f"{NEEDS_TESTING_EXTRA} ({exc})") from None
+    runner_class = _needing_testing_extra("hybrid.testing._server").HybridRunner
     for name, value in DEMO_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    with HybridRunner() as runner:
+    with runner_class() as runner:
         yield runner
 
 
@@ -62,13 +61,12 @@ def dash_hybrid(
 ) -> Iterator[HybridComposite]:
     """`dash_duo` on an app hybrid's server serves: `dash_hybrid.start_server(app)`, then dash_duo's
     browser API, `send_message(chat_id, text)` and `wait_for_answer(chat_id)`."""
-    from hybrid.testing._browser import HybridComposite
-
+    composite_class = _needing_testing_extra("hybrid.testing._browser").HybridComposite
     config = request.config
     browser = config.getoption("webdriver", default="Chrome")
     download = tmp_path / "download"
     download.mkdir()
-    with HybridComposite(
+    with composite_class(
         server=hybrid_server,
         browser=browser,
         remote=config.getoption("remote", default=False),
@@ -94,6 +92,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         except Exception as exc:  # the failure is the test's; a missing screenshot only says why
             report.sections.append(("dash_hybrid", f"no screenshot was taken: {exc!r}"))
     return report
+
+
+def _needing_testing_extra(module: str) -> ModuleType:
+    """`module`, or the test fails saying which extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pytest.fail(f"{NEEDS_TESTING_EXTRA} ({exc})", pytrace=False)
 
 
 def _browser_options(config: pytest.Config, browser: str) -> list[Any]:

@@ -69,7 +69,9 @@ def hub(log: RedisAnswerLog | None = None, *, grace: float = 5.0, max_frames: in
 
 
 async def start(answers: Answers, source: AsyncIterator[Any]) -> Any:
-    return await answers.deliver(source, Request(), release=lambda: None, keepalive_seconds=15, send_timeout=5)
+    return await answers.deliver(
+        source, Request(), release=lambda: None, keepalive_seconds=15, send_timeout=5
+    )
 
 
 async def read(response: Any, client: CutClient | None = None) -> CutClient:

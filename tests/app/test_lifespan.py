@@ -31,7 +31,9 @@ def test_a_provider_the_caller_passed_in_is_left_open_for_the_caller() -> None:
     assert provider.closed == 0
 
 
-def test_a_provider_the_app_made_from_its_settings_is_closed_at_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_provider_the_app_made_from_its_settings_is_closed_at_shutdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     made = Closing()
     monkeypatch.setattr("hybrid._app.provider_from_settings", lambda settings: made)
     app = hybrid.create_app(settings=hybrid.Settings(secret_key="k"))

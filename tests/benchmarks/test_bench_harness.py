@@ -1,8 +1,8 @@
 """The benchmark harness cannot hide a failure: a real server that refuses, cuts, errors, shortens and
 stalls streams, read by the load generator, reported by the suite, and the suite's exit status.
 
-Run as a module (`python -m tests.benchmarks.test_bench_harness PORT`) this file is that server: the suite starts
-it as a contender, pinned like every other.
+Run as a module (`python -m tests.benchmarks.test_bench_harness PORT`) this file is that server: the suite
+starts it as a contender, pinned like every other.
 """
 
 from __future__ import annotations

@@ -108,7 +108,9 @@ def test_a_response_without_a_length_streams_chunk_by_chunk() -> None:
 
 
 def test_a_response_longer_than_the_buffer_streams() -> None:
-    bridge = DashBridge(wsgi_app([b"x" * 600, b"y" * 600], length=True), ThreadPoolExecutor(1), buffer_bytes=1000)
+    bridge = DashBridge(
+        wsgi_app([b"x" * 600, b"y" * 600], length=True), ThreadPoolExecutor(1), buffer_bytes=1000
+    )
     messages = run_async(collect(bridge))
     assert len(messages) == 4
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,27 @@ def test_gunicorn_halts_when_its_workers_cannot_reach_redis() -> None:
     result = started(command, unreachable_redis(), timeout=20)
     assert_refused(result, UNREACHABLE)
     assert "Worker failed to boot" in result.stderr  # gunicorn stopped rather than boot it again
+
+
+MISSING_CLIENT = "the Redis client is not installed: pip install 'dash-hybrid[redis]'"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [PYTHON_M_HYBRID, [sys.executable, "-m", "uvicorn", "hybrid.main:app", "--port", "0"]],
+    ids=["python -m hybrid", "uvicorn"],
+)
+def test_redis_configured_without_its_client_installed_says_which_extra_to_install(
+    command: list[str], tmp_path: Path
+) -> None:
+    hidden = tmp_path / "redis"  # an environment without the `redis` extra: importing it fails
+    hidden.mkdir()
+    (hidden / "__init__.py").write_text("raise ImportError(\"No module named 'redis'\")\n")
+    env = {**unreachable_redis(), "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    assert_refused(started(command, env), MISSING_CLIENT)
+
+
+def test_without_redis_configured_the_server_never_imports_its_client() -> None:
+    code = "import sys, hybrid.main; print('redis' in sys.modules)"
+    result = started([sys.executable, "-c", code], {})
+    assert result.stdout.strip() == "False", result.stderr

@@ -30,7 +30,9 @@ def test_internal_modules_are_marked_as_such() -> None:
     for path in (ROOT / "hybrid").iterdir():
         if path.name.startswith(("_", ".")) or path.suffix == ".typed":
             continue
-        assert f"hybrid.{path.stem}" in PUBLIC_MODULES, f"hybrid/{path.name} is public by name: prefix it with _"
+        assert f"hybrid.{path.stem}" in PUBLIC_MODULES, (
+            f"hybrid/{path.name} is public by name: prefix it with _"
+        )
 
 
 def _python_code() -> list[tuple[str, str]]:
@@ -58,6 +60,6 @@ def test_the_docs_and_the_examples_use_only_the_public_surface() -> None:
 
 
 def _in_public(module: str) -> bool:
-    return any(module == public or module.startswith(public + ".") for public in PUBLIC_MODULES - {"hybrid"}) or (
-        module == "hybrid"
-    )
+    return any(
+        module == public or module.startswith(public + ".") for public in PUBLIC_MODULES - {"hybrid"}
+    ) or (module == "hybrid")

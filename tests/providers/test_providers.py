@@ -1,6 +1,7 @@
 """The openai and azure providers over real HTTP: the full server (uvicorn) in front of the simulator.
 
-What the user sees is read with `tests.support.sse_client.answer`, what went upstream from the simulator's log.
+What the user sees is read with `tests.support.sse_client.answer`, what went upstream from the simulator's
+log.
 """
 
 from __future__ import annotations

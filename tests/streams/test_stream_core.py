@@ -199,7 +199,9 @@ def test_no_write_overlaps_a_blocked_keepalive_and_the_drop_counts_from_its_star
     assert ": keep-alive" in client.body
 
 
-def test_an_oserror_the_source_raises_while_a_keepalive_is_written_is_a_failed_answer_not_a_client_gone() -> None:
+def test_an_oserror_the_source_raises_while_a_keepalive_is_written_is_a_failed_answer_not_a_client_gone() -> (
+    None
+):
     """Before: the pump took any `OSError` for its own write failing whenever a write was in flight, a
     keep-alive's included, so a source that raised one ended the answer with no error event and no log."""
 

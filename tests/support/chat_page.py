@@ -28,7 +28,8 @@ def app_server(app: str, **env: str) -> Callable[..., Iterator[Server]]:
 
 @contextmanager
 def opened(page: Page, url: str, ready: str) -> Iterator[Page]:
-    """`page` at `url`, once `ready` (a selector) shows, watched (`tests.support.watched`) until the block ends."""
+    """`page` at `url`, once `ready` (a selector) shows, watched (`tests.support.watched`) until the block
+    ends."""
     with watched(page):
         page.goto(url)
         expect(page.locator(ready)).to_be_visible()

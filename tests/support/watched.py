@@ -41,7 +41,7 @@ def watched(page: Page) -> Iterator[Page]:
 
 @pytest.fixture(name="page")
 def watched_page(page: Page) -> Iterator[Page]:
-    """The conftest's `page`, `watched`: a module imports this (`from tests.support.watched import watched_page`),
-    and its tests' `page` is watched."""
+    """The conftest's `page`, `watched`: a module imports this (`from tests.support.watched import
+    watched_page`), and its tests' `page` is watched."""
     with watched(page):
         yield page

@@ -12,27 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.docs.examples import save
 
-PAGE = ROOT / "docs" / "testing.md"
-
-
-def page_files() -> dict[str, str]:
-    """The page's Python blocks that name their file on their first line (`# myapp.py`), by file name."""
-    blocks = re.findall(r"```python\n# ([\w.]+\.py)\n(.*?)```", PAGE.read_text(), re.S)
-    return dict(blocks)
+PAGE = "testing.md"
+FILES = ("myapp.py", "test_answers.py", "test_tools.py", "test_browser.py")
+"""The app under test and the test files the page shows."""
 
 
-def test_the_page_shows_the_app_and_a_test_file_of_each_kind() -> None:
-    assert sorted(page_files()) == ["myapp.py", "test_answers.py", "test_browser.py", "test_tools.py"]
+def save_page_files(folder: Path) -> int:
+    """Write the page's files into `folder` as a reader saves them; the number of tests they hold."""
+    return sum(len(re.findall(r"^def test_", save(folder, PAGE, name).read_text(), re.M)) for name in FILES)
 
 
 @pytest.mark.browser
 def test_the_pages_tests_pass_as_written_with_nothing_but_the_installed_plugin(tmp_path: Path) -> None:
-    files = page_files()
-    for name, code in files.items():
-        (tmp_path / name).write_text(code)
-    tests = sum(len(re.findall(r"^def test_", code, re.M)) for name, code in files.items() if name != "myapp.py")
+    tests = save_page_files(tmp_path)
     # A user's run: pytest's defaults in a folder of its own (not hybrid's options, which leave dash's
     # plugin out), none of this suite's PYTEST_* settings, the environment's model left as it is.
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}

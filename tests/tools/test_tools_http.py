@@ -1,7 +1,7 @@
 """The tool loop over real HTTP: a hybrid server (`tests/apps/tools_app.py`) in front of the simulator.
 
-What the client gets is read with `tests.support.sse_client`; what went upstream (the `tool` messages) from the
-simulator's log. The same app answers with the demo model when no key is set.
+What the client gets is read with `tests.support.sse_client`; what went upstream (the `tool` messages) from
+the simulator's log. The same app answers with the demo model when no key is set.
 """
 
 from __future__ import annotations

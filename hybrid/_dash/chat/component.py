@@ -241,7 +241,11 @@ class Chat(html.Div):
         if flask.has_request_context() and "asgi.scope" not in flask.request.environ:
             return SERVED_BY_FLASK  # a2wsgi gives every request it hands Flask the ASGI scope
         if not self.served:
-            return NOT_FOUND if flask.has_app_context() and SERVED in flask.current_app.extensions else NOT_SERVED
+            return (
+                NOT_FOUND
+                if flask.has_app_context() and SERVED in flask.current_app.extensions
+                else NOT_SERVED
+            )
         return None
 
 

@@ -31,7 +31,9 @@ NAMESPACE = "hybrid._dash.chat"
 _MANIFEST = Path(__file__).with_name("assets") / "scripts.json"
 SCRIPTS = tuple(f"assets/{name}" for name in json.loads(_MANIFEST.read_text("utf-8")))
 """In load order, as `assets/scripts.json` lists them (the scripts' Node tests load them by it too): the
-vendored libraries, then the Chat's own scripts."""
+vendored libraries, then the Chat's own scripts. Most of these use each other only when called; the order
+matters for those that act as they load: `markdown.js` sets up the vendored libraries, `tickets.js`
+registers with `compat-dash-fetch.js`, and `mount.js`, last, starts the controllers."""
 STYLESHEET = "assets/chat.css"
 _WIRED = "_hybrid_chat_resources"
 

@@ -1,16 +1,17 @@
-"""`DashBridge`: a2wsgi's `WSGIMiddleware` with one hand-off to a thread per Dash request instead of five.
+"""`DashBridge`: Dash (WSGI) under ASGI with one hand-off to a thread per request, where a2wsgi makes five.
 
 a2wsgi crosses between the event loop and its worker thread for the call, every read of the body, the
 start of the response, every chunk and the end; each crossing is a task, a concurrent future, a wake-up
 of the loop and two hand-overs of the GIL. Measured on S6's light callback (`benchmarks/dash_bridge.py`,
-README "Why not just Flask?"), those crossings were 37-47 % of the server's CPU per callback.
+the benchmark report's "Why not just Flask?"), those crossings were 37-47 % of the server's CPU per
+callback.
 
 Here the body is read on the loop first (it is small: Dash's are JSON, capped by the body limit), the
-app runs in a2wsgi's pool with that body, and a response that says how long it is (`Content-Length`, as
-every Dash page, layout, callback and file says) is collected in the thread and sent in one go when the
-thread hands it back. A response without a length, or longer than `buffer_bytes`, is a stream: its
-start and chunks go out as they come, one crossing each, as in a2wsgi, so streaming Flask routes still
-stream. What a2wsgi does stays: its environ (`build_environ`: `SCRIPT_NAME` from the mount path, the
+app runs in the bridge's thread pool with that body, and a response that says how long it is
+(`Content-Length`, as every Dash page, layout, callback and file says) is collected in the thread and
+sent in one go when the thread hands it back. A response without a length, or longer than
+`buffer_bytes`, is a stream: its start and chunks go out as they come, one crossing each, as in a2wsgi,
+so streaming Flask routes still stream. What a2wsgi does stays: its environ (`build_environ`: `SCRIPT_NAME` from the mount path, the
 ASGI scope as `asgi.scope`), and its answers to lifespan (complete at once) and websockets (closed). The
 thread pool is the caller's (`hybrid._ops.metrics.CountingExecutor` counts its busy threads).
 """

@@ -14,7 +14,7 @@ from hybrid._providers.openai import upstream
 from hybrid._providers.openai.chunks import InStreamError, MalformedChunk
 
 
-class StreamCut(UpstreamError):
+class UpstreamCut(UpstreamError):
     """The answer's body ended before `[DONE]` and before a finish reason."""
 
     def __init__(self) -> None:

@@ -28,7 +28,7 @@ from hybrid._errors import StreamError
 from hybrid._providers.base import ChatRequest, Completion, Delta, FailureReport, Message, Reply
 from hybrid._providers.openai import upstream
 from hybrid._providers.openai.chunks import ChunkDecoder, InStreamError, MalformedChunk
-from hybrid._providers.openai.failures import Failure, StreamCut, classify
+from hybrid._providers.openai.failures import Failure, UpstreamCut, classify
 from hybrid._providers.openai.watchdog import Watchdog
 from hybrid._wire.parts import Reasoning
 
@@ -40,7 +40,7 @@ FIRST_RETRY_WAIT = 0.5
 DRAIN_SECONDS = 0.1
 """After `[DONE]`, how long to wait for the end of the body, so the connection can be reused."""
 
-UPSTREAM_ERRORS = (openai.APIError, *upstream.READ_ERRORS, StreamCut, InStreamError, MalformedChunk)
+UPSTREAM_ERRORS = (openai.APIError, *upstream.READ_ERRORS, UpstreamCut, InStreamError, MalformedChunk)
 """What can go wrong between hybrid and the provider; everything else is a bug and shown as one."""
 
 
@@ -212,7 +212,7 @@ class OpenAIProvider:
             if decoder.done:
                 await _drain(read)
             elif decoder.finish_reason is None:
-                raise StreamCut
+                raise UpstreamCut
 
     def _wants_completion_tokens(self, request: ChatRequest, exc: BaseException, started: bool) -> bool:
         """Whether `exc` is the model refusing `max_tokens` for `max_completion_tokens`, as OpenAI's
@@ -257,7 +257,8 @@ class OpenAIProvider:
         The SDK's documented way to send any request (`client.post`, `cast_to=httpx2.Response`) keeps
         its auth, base URL, Azure deployment URLs and `api-version`, and its status errors, without
         `chat.completions.create`'s type-driven copy of every parameter: 350 µs per request with one
-        message and ~140 µs more per message, on the event loop (see the README).
+        message and ~140 µs more per message, on the event loop (the docs' design decisions, "The upstream
+        HTTP stack").
         """
         body: dict[str, Any] = {
             "model": request.model,

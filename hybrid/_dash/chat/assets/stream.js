@@ -7,7 +7,7 @@
  * never resumes, and pushes every delta through Dash's store. This reader reports exactly one end per
  * answer: done, stopped, or failed with a reason.
  *
- * Resuming (the server's protocol: the README's "Resumable answers and Redis"). The request says
+ * Resuming (the server's protocol: `docs/resumable.md`). The request says
  * `Hybrid-Resumable: 1`; the answer's first event names it (`event: answer`, `{id, token, url}`) and
  * every event after it carries an id. When the body ends without `[DONE]`, the connection breaks, or the
  * server asks (`event: reconnect` with `retry:`), the reader asks `GET url` for what came after the last
