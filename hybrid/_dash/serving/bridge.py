@@ -11,9 +11,10 @@ app runs in the bridge's thread pool with that body, and a response that says ho
 (`Content-Length`, as every Dash page, layout, callback and file says) is collected in the thread and
 sent in one go when the thread hands it back. A response without a length, or longer than
 `buffer_bytes`, is a stream: its start and chunks go out as they come, one crossing each, as in a2wsgi,
-so streaming Flask routes still stream. What a2wsgi does stays: its environ (`build_environ`: `SCRIPT_NAME` from the mount path, the
-ASGI scope as `asgi.scope`), and its answers to lifespan (complete at once) and websockets (closed). The
-thread pool is the caller's (`hybrid._ops.metrics.CountingExecutor` counts its busy threads).
+so streaming Flask routes still stream. What a2wsgi does stays: its environ (`build_environ`:
+`SCRIPT_NAME` from the mount path, the ASGI scope as `asgi.scope`), and its answers to lifespan
+(complete at once) and websockets (closed). The thread pool is the caller's
+(`hybrid._ops.metrics.CountingExecutor` counts its busy threads).
 """
 
 from __future__ import annotations
