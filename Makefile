@@ -7,9 +7,9 @@ PORT   ?= 8050
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 ESLINT := node_modules/.bin/eslint
-JS     := eslint.config.mjs hybrid/dash/ui/assets hybrid/dash/chat/assets
+JS     := eslint.config.mjs hybrid/_dash/page/assets hybrid/_dash/chat/assets tests/js
 
-.PHONY: run test lint chromium redis bench bench-full soak screenshots clean
+.PHONY: run test test-fast lint docs chromium redis bench bench-full soak screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,examples]'
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
 # ESLint for the page's scripts, pinned in package-lock.json; reinstalled when the lock changes.
@@ -31,28 +31,42 @@ node_modules/.installed: package.json package-lock.json
 run: $(VENV)/.installed
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m hybrid
 
+# Debian's Chromium for the browser tests (Playwright), and its driver for the `dash_hybrid` fixture
+# of `hybrid.testing` (Selenium, as dash_duo drives it).
 chromium:
-	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
-# The tests start their own redis-server on a loopback port (tests/conftest.py); `make run` needs none.
+# The tests start their own redis-server on a loopback port (tests/support/redis_fixture.py); `make run`
+# needs none.
 redis:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
 test: $(VENV)/.installed-test node_modules/.installed chromium redis
 	$(BIN)/ruff check hybrid tests benchmarks examples
 	$(ESLINT) $(JS)
+	node --test tests/js/
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The in-process layer alone (`unit`: no server, no browser): under a minute.
+test-fast: $(VENV)/.installed-test node_modules/.installed
+	node --test tests/js/
+	$(BIN)/python -m pytest -m unit -q $(PYTEST_ARGS)
 
 # The soak tests at full scale: 1,000 concurrent streams per round, 10 % of them aborted at random; and
 # 300 resumable answers per round, dropped and resumed at random, through Redis.
 soak: $(VENV)/.installed-test redis
-	HYBRID_SOAK_STREAMS=1000 HYBRID_SOAK_RESUMES=300 $(BIN)/python -m pytest tests/test_soak.py \
-		tests/test_resume_soak.py -q -p no:cacheprovider
+	HYBRID_SOAK_STREAMS=1000 HYBRID_SOAK_RESUMES=300 $(BIN)/python -m pytest -m soak -q -p no:cacheprovider
 
 lint: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/ruff check hybrid tests benchmarks examples
 	$(BIN)/ruff format --check hybrid tests benchmarks examples
 	$(ESLINT) $(JS)
+
+# The documentation site (MkDocs Material), built strictly: a broken link or reference fails it.
+docs: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
 
 screenshots: $(VENV)/.installed-test chromium
 	$(BIN)/python scripts/screenshots.py
@@ -71,4 +85,4 @@ bench-full: $(VENV)/.installed-bench $(VENV)/.installed-test chromium
 	taskset -c 1 $(BIN)/python -m benchmarks.run --full
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis site

@@ -1,7 +1,7 @@
 """The chat answer of the proxy scenarios (S7, S9), and how each contender is asked for it.
 
 Every contender streams the same answer: the simulator's first `ANSWER_TOKENS` tokens, one per chunk,
-`CADENCE_MS` apart, the first at once. The proxies read it from `python -m hybrid.simulator`; the
+`CADENCE_MS` apart, the first at once. The proxies read it from `python -m hybrid.dev.simulator`; the
 reference (`benchmarks.apps.hybrid_chat`) yields the same tokens from inside the server. hybrid's chat
 route takes a signed ticket, as its page posts it; the recipes take the conversation as JSON.
 """
@@ -12,7 +12,7 @@ import json
 import sys
 
 from benchmarks import loadgen
-from hybrid.simulator.scenario import answer_tokens
+from hybrid.dev.simulator.scenario import answer_tokens
 
 ANSWER_TOKENS = 100
 CADENCE_MS = 20.0
@@ -23,7 +23,7 @@ CONVERSATION = {"messages": [{"role": "user", "content": "Why stream?"}], "model
 SIMULATOR = (
     sys.executable,
     "-m",
-    "hybrid.simulator",
+    "hybrid.dev.simulator",
     "--port",
     "{upstream}",
     "--ttft-ms",
@@ -49,15 +49,15 @@ def requests(path: str, count: int, secret_key: str | None, *, resumable: bool =
     if secret_key is None:
         body = json.dumps(CONVERSATION).encode()
         return [loadgen.http_request("POST", path, body, close=True)] * count
-    from hybrid.streaming import RESUMABLE_HEADER
-    from hybrid.testing import chat_ticket
+    from hybrid._answers.resumable import RESUMABLE_HEADER
+    from hybrid.dev.tickets import chat_ticket
 
     headers = {RESUMABLE_HEADER: "1"} if resumable else {}
     return [  # each ticket is accepted once: one per stream
         loadgen.http_request(
             "POST",
             path,
-            json.dumps(chat_ticket(CONVERSATION, secret_key)).encode(),
+            json.dumps(chat_ticket(CONVERSATION["messages"], secret_key, model=MODEL)).encode(),
             close=True,
             headers=headers,
         )

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import chat, procstat, tokens
-from hybrid.chat import CHAT_STREAM_PATH
-from hybrid.testing import free_port
+from hybrid._chat.stream import CHAT_STREAM_PATH
+from hybrid.dev.servers import free_port
 
 SERVER_CPU = "0"
 """The core every server process runs on; the load generator takes the other one."""

@@ -35,12 +35,13 @@ def a2wsgi_app() -> Any:
     from a2wsgi import WSGIMiddleware
 
     from benchmarks.apps.hybrid_app import app
-    from hybrid.dash.guard import DashCallbackGuard
-    from hybrid.dash.serve import bridge_dash
+    from hybrid._dash.serving.app import bridge_dash
+    from hybrid._dash.serving.callback_guard import DashCallbackGuard
 
-    bridge_dash(app.dash_app, secret_key="unused", threads=1)  # the mount, the secret, the backend check
+    pool = app.metrics.wsgi_pool(1)
+    bridge_dash(app.dash_app, secret_key="unused", executor=pool)  # the mount, the secret, the backend check
+    pool.shutdown()
     wsgi = WSGIMiddleware(app.dash_app.server, workers=app.settings.wsgi_threads)
-    app.metrics.watch_pool(wsgi, threads=app.settings.wsgi_threads)
     app.router.default = DashCallbackGuard(wsgi, callbacks=app.dash_app.callback_map)
     return app
 
@@ -48,11 +49,11 @@ def a2wsgi_app() -> Any:
 def bridge_app() -> Any:
     """hybrid's benchmark app with `DashBridge` alone (no native files, no gzip)."""
     from benchmarks.apps.hybrid_app import app
-    from hybrid.dash.guard import DashCallbackGuard
-    from hybrid.dash.serve import bridge_dash
+    from hybrid._dash.serving.app import bridge_dash
+    from hybrid._dash.serving.callback_guard import DashCallbackGuard
 
-    bridge = bridge_dash(app.dash_app, secret_key="unused", threads=app.settings.wsgi_threads)
-    app.metrics.watch_pool(bridge, threads=app.settings.wsgi_threads)
+    pool = app.metrics.wsgi_pool(app.settings.wsgi_threads)
+    bridge = bridge_dash(app.dash_app, secret_key="unused", executor=pool)
     app.router.default = DashCallbackGuard(bridge, callbacks=app.dash_app.callback_map)
     return app
 

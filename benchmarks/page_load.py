@@ -18,7 +18,7 @@ from typing import Any
 from benchmarks.accounting import Tally, judged
 from benchmarks.contenders import Server
 from benchmarks.scenarios import Sizes
-from hybrid.testing import CHROMIUM, CHROMIUM_ARGS
+from hybrid.dev.browser import CHROMIUM, CHROMIUM_ARGS
 
 DOWNLINK_MBIT, UPLINK_MBIT, RTT_MS = 10.0, 5.0, 40.0
 THROTTLE = {

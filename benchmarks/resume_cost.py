@@ -35,10 +35,10 @@ import redis
 
 from benchmarks import loadgen, procstat, tokens
 from hybrid import EventStreamResponse, StreamSupervisor
-from hybrid.answers import Answers
-from hybrid.stores.answer_log import RedisAnswerLog
-from hybrid.stores.redis import connect
-from hybrid.testing import free_port, wait_until_answering
+from hybrid._answers.resumable import Answers
+from hybrid._stores.redis.answer_log import RedisAnswerLog
+from hybrid._stores.redis.connection import connect
+from hybrid.dev.servers import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"

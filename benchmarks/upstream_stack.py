@@ -11,7 +11,7 @@ Every contender streams the same 100 tokens, 20 ms apart (the first at once), to
 * `sdk-chunks`: hybrid's chat route with a provider that uses the SDK as its docs show
   (`chat.completions.create(stream=True)`, parsed chunk objects, the default httpx2 transport);
 * `httpx2`, `aiohttp`, `aiohttp-direct`: hybrid's chat route with the openai provider (raw body,
-  `ChunkDecoder`) reading `python -m hybrid.simulator` through the SDK's default transport (httpx2),
+  `ChunkDecoder`) reading `python -m hybrid.dev.simulator` through the SDK's default transport (httpx2),
   through the SDK's aiohttp transport read by httpx2's byte iterator, and through the same transport
   read by aiohttp's own `StreamReader` (what `hybrid.providers.openai` does);
 * `flask-gevent`: Flask on gunicorn's gevent worker with the sync SDK's parsed chunks (what a Flask app
@@ -48,11 +48,12 @@ import httpx
 import openai
 
 from benchmarks import fidelity_load, procstat
-from hybrid.providers import ChatRequest, Completion, Reply, Usage, upstream
-from hybrid.providers.openai import OpenAIProvider, sdk_options
-from hybrid.simulator import answer_tokens
-from hybrid.testing import free_port
-from hybrid.tickets import TicketSigner
+from hybrid._providers.base import ChatRequest, Completion, Reply, Usage
+from hybrid._providers.openai import upstream
+from hybrid._providers.openai.provider import OpenAIProvider, sdk_options
+from hybrid.dev.servers import free_port
+from hybrid.dev.simulator.scenario import answer_tokens
+from hybrid.dev.tickets import chat_ticket
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE, LOAD_CORE = 0, 1
@@ -69,8 +70,8 @@ STACK_ENV = "BENCH_UPSTREAM_STACK"
 
 def local_app() -> object:
     """hybrid's chat route with the simulator's tokens from an in-process provider, on its schedule."""
-    from hybrid.app import create_app
-    from hybrid.settings import Settings
+    from hybrid._app import create_app
+    from hybrid._settings import Settings
 
     class LocalProvider:
         name, models = "local", (MODEL,)
@@ -97,8 +98,8 @@ def local_app() -> object:
 
 def provider_app() -> object:
     """hybrid's chat route with the openai provider on the upstream stack `BENCH_UPSTREAM_STACK` names."""
-    from hybrid.app import create_app
-    from hybrid.settings import Settings
+    from hybrid._app import create_app
+    from hybrid._settings import Settings
 
     stack = os.environ[STACK_ENV]
     settings = Settings.from_env()
@@ -253,7 +254,7 @@ class Server:
 def start_simulator() -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
-        ["taskset", "-c", str(LOAD_CORE), _PY, "-m", "hybrid.simulator", "--port", str(port),
+        ["taskset", "-c", str(LOAD_CORE), _PY, "-m", "hybrid.dev.simulator", "--port", str(port),
          "--ttft-ms", "0", "--token-ms", str(TOKEN_MS), "--tokens", str(TOKENS)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -287,8 +288,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure(server: Server, simulator: int, streams: int, spread_s: float) -> Run:
-    signer = TicketSigner(SECRET)
-    requests = [fidelity_load.post("/api/stream", {"ticket": signer.issue(QUESTION)}) for _ in range(streams)]
+    requests = [
+        fidelity_load.post("/api/stream", chat_ticket(QUESTION["messages"], SECRET, model=QUESTION["model"]))
+        for _ in range(streams)
+    ]
     expected = answer_tokens(TOKENS)
     load_before = procstat.self_cpu() + procstat.sample([simulator]).cpu_s
     before, started = procstat.sample([server.process.pid]).cpu_s, time.monotonic()

@@ -1,7 +1,9 @@
 """A dashboard with an assistant beside it: ask about the data on screen, or ask it to change the view.
 
-    pip install -e '.[examples]'          # pandas, for plotly.express's data sets
-    uvicorn examples.chat_with_your_data:server --reload    # then open http://127.0.0.1:8000
+    pip install -e '.[examples]'    # in a checkout of hybrid: what the examples import (pandas, FastAPI)
+    uvicorn examples.chat_with_your_data:server --port 8050
+
+then open http://127.0.0.1:8050.
 
 The data is Gapminder's (life expectancy, GDP per capita and population by country, 1952-2007), as
 Plotly ships it. The assistant reads the filters when you send (the Chat's `context`) and is told a
@@ -15,7 +17,7 @@ three products", or "Show only Asia in the year 1977 and tell me the top three p
 
 Without keys the demo model answers: it calls the tools whose names the question says (the results and
 the filter changes are real, the prose is the demo's). With `OPENAI_API_KEY` and `HYBRID_MODEL` set (see
-the README's Providers), a real model chooses the tools.
+the docs' Providers page), a real model chooses the tools.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from pydantic import Field
 
 import hybrid
-from hybrid.tools import ToolContext
+from hybrid import ToolContext
 
 DATA = px.data.gapminder()
 YEARS = sorted(DATA["year"].unique().tolist())
@@ -226,8 +228,3 @@ def update_figure(continent: str, year: int) -> go.Figure:
 
 
 server = hybrid.create_app(app)
-
-if __name__ == "__main__":
-    import uvicorn
-
-    uvicorn.run(server)

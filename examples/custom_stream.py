@@ -1,8 +1,11 @@
 """Your own Dash app with a second streaming feature: the model explains the chart, token by token.
 
-Run `uvicorn examples.custom_stream:app` and open http://127.0.0.1:8000.
+    pip install -e '.[examples]'    # in a checkout of hybrid: what the examples import (pandas, FastAPI)
+    uvicorn examples.custom_stream:server --port 8050
 
-Uses the model configured by the environment (the demo model without keys; see the README's Providers).
+then open http://127.0.0.1:8050 and press "Explain this chart".
+
+Uses the model configured by the environment (the demo model without keys; see the docs' Providers page).
 Safe to copy as it is: the page only names a chart the server knows, so no text from the browser reaches
 the model, and each client may start a few explanations a minute.
 """
@@ -50,8 +53,8 @@ def figure(name: str) -> go.Figure:
     return go.Figure(go.Bar(x=list(points), y=list(points.values())), layout={"title": chart["title"]})
 
 
-dash_app = Dash(__name__, title="Sales")
-dash_app.layout = html.Div(
+app = Dash(__name__, title="Sales")
+app.layout = html.Div(
     [
         dcc.Graph(id="chart", figure=figure("monthly-sales")),
         html.Button("Explain this chart", id="explain"),
@@ -63,7 +66,7 @@ dash_app.layout = html.Div(
 
 
 @hybrid.stream_on(
-    dash_app,
+    app,
     "explain-stream",
     "/api/explain",
     Input("explain", "n_clicks"),
@@ -74,8 +77,8 @@ def explain_request(n_clicks: int | None) -> dict | None:
     return {"chart": "monthly-sales"} if n_clicks else None
 
 
-app = hybrid.create_app(
-    dash_app,
+server = hybrid.create_app(
+    app,
     routes=[
         Route(
             "/api/explain",

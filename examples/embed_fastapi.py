@@ -1,7 +1,10 @@
 """hybrid's chat inside a FastAPI service you already run, at `/chat`, behind the service's own middleware.
 
-Run `HYBRID_SECRET_KEY=change-me uvicorn examples.embed_fastapi:api --workers 2`, sign in at
-http://127.0.0.1:8000/login?user=ada and chat at http://127.0.0.1:8000/chat/.
+    pip install -e '.[examples]'    # in a checkout of hybrid: what the examples import (pandas, FastAPI)
+    HYBRID_SECRET_KEY=change-me uvicorn examples.embed_fastapi:server --port 8050 --workers 2
+
+then sign in at http://127.0.0.1:8050/login?user=ada and chat at http://127.0.0.1:8050/chat/. The workers
+share the key that signs each question's ticket, so any of them streams any answer.
 """
 
 from __future__ import annotations
@@ -24,29 +27,29 @@ chat = hybrid.create_app(
 
 
 @contextlib.asynccontextmanager
-async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # Starlette does not run a mounted app's lifespan; entering it ends open streams with a notice and
     # closes the model's connections on shutdown.
     async with chat.router.lifespan_context(chat):
         yield
 
 
-api = FastAPI(lifespan=lifespan)
+server = FastAPI(lifespan=lifespan)
 # GZip for the service's JSON and Dash's page; it leaves `text/event-stream` alone, so tokens still
 # arrive one by one.
-api.add_middleware(GZipMiddleware, minimum_size=500)
+server.add_middleware(GZipMiddleware, minimum_size=500)
 
 
-@api.get("/healthz")
+@server.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@api.get("/login")
+@server.get("/login")
 def login(user: str) -> RedirectResponse:
     response = RedirectResponse("/chat/")
     response.set_cookie("user", user, httponly=True, samesite="lax")
     return response
 
 
-api.mount("/chat", chat)
+server.mount("/chat", chat)

@@ -5,39 +5,50 @@ so streaming answers never hold a Flask thread. `create_app` builds it; `Chat` i
 component for any Dash app; `stream_endpoint` turns an async generator of text into a stream route;
 `stream_on` wires a dash-extensions `SSE` component to one.
 
-Everything the README and the examples use is exported here; `tests/test_public_api.py` pins the list.
+These names are hybrid's public surface; the modules behind them (`hybrid._*`) are internal. Public
+modules besides this one: `hybrid.main` (the servable app) and `hybrid.dev` (the simulator and test
+helpers). `tests/package/test_public_api.py` pins `__all__` to exactly what this module defines.
 """
 
-from hybrid.app import HybridApp, create_app
-from hybrid.auth import Authorize
-from hybrid.chat import ChatStream, read_json
-from hybrid.dash import route_url, serve_dash, sse_request, stream_on
-from hybrid.dash.chat import Chat
-from hybrid.dash.serve import signed_in_user
-from hybrid.errors import ApiError, StreamError
-from hybrid.hooks import StreamHooks, StreamOutcome
-from hybrid.limits import ClientLimiter
-from hybrid.logs import JsonFormatter, RequestIdFilter
-from hybrid.logs import configure as configure_logging
-from hybrid.parts import Part, Reasoning, SetProps, to_item
-from hybrid.process import configure_process
-from hybrid.providers import ChatRequest, Completion, Message, Provider, Reply, Usage, provider_from_settings
-from hybrid.settings import Settings, SettingsError
-from hybrid.sse import Event
-from hybrid.streaming import EventStreamResponse, stream_endpoint
-from hybrid.supervisor import StreamSupervisor
+from hybrid._app import HybridApp, create_app
+from hybrid._dash.chat.component import Chat
+from hybrid._dash.serving.app import serve_dash, signed_in_user
+from hybrid._dash.serving.mount import route_url
+from hybrid._dash.sse_component import sse_request, stream_on
+from hybrid._errors import ApiError, ConfigurationError, HybridError, StreamError
+from hybrid._ops.logs import JsonFormatter, RequestIdFilter
+from hybrid._ops.logs import configure as configure_logging
+from hybrid._ops.process import configure_process
+from hybrid._providers.base import ChatRequest, Completion, Message, Provider, Reply, Usage
+from hybrid._providers.select import provider_from_settings
+from hybrid._settings import Settings, SettingsError
+from hybrid._streams.endpoint import stream_endpoint
+from hybrid._streams.hooks import StreamHooks, StreamOutcome
+from hybrid._streams.limits import ClientLimiter
+from hybrid._streams.response import EventStreamResponse
+from hybrid._streams.supervisor import StreamSupervisor
+from hybrid._tools.context import ToolContext
+from hybrid._tools.loop import answer_with_tools
+from hybrid._tools.tool import Tool, ToolError
+from hybrid._tools.toolbox import Toolbox
+from hybrid._version import __version__
+from hybrid._web.authorize import Authorize
+from hybrid._web.json_body import read_json
+from hybrid._wire.parts import Part, Reasoning, SetProps, ToolCall, ToolCallDelta, ToolResult, to_event
+from hybrid._wire.sse import Event
 
 __all__ = [
     "ApiError",
     "Authorize",
     "Chat",
     "ChatRequest",
-    "ChatStream",
     "ClientLimiter",
     "Completion",
+    "ConfigurationError",
     "Event",
     "EventStreamResponse",
     "HybridApp",
+    "HybridError",
     "JsonFormatter",
     "Message",
     "Part",
@@ -52,7 +63,16 @@ __all__ = [
     "StreamHooks",
     "StreamOutcome",
     "StreamSupervisor",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolContext",
+    "ToolError",
+    "ToolResult",
+    "Toolbox",
     "Usage",
+    "__version__",
+    "answer_with_tools",
     "configure_logging",
     "configure_process",
     "create_app",
@@ -64,5 +84,5 @@ __all__ = [
     "sse_request",
     "stream_endpoint",
     "stream_on",
-    "to_item",
+    "to_event",
 ]

@@ -13,10 +13,10 @@ import logging
 import sys
 from typing import NoReturn
 
-from hybrid.app import create_app
-from hybrid.process import configure_process
-from hybrid.settings import Settings, SettingsError
-from hybrid.stores.redis import RedisUnavailable
+from hybrid._app import create_app
+from hybrid._errors import ConfigurationError
+from hybrid._ops.process import configure_process
+from hybrid._settings import Settings
 
 WORKER_BOOT_ERROR = 3
 """The exit status gunicorn (and uvicorn 0.54's supervisor) take to mean "this worker cannot boot": they
@@ -30,12 +30,12 @@ def _refuse(reason: Exception) -> NoReturn:
 
 try:
     settings = Settings.from_env()
-except SettingsError as exc:
+except ConfigurationError as exc:
     _refuse(exc)
 configure_process(settings)
 try:
     app = create_app(settings=settings)
-except (SettingsError, RedisUnavailable) as exc:
+except ConfigurationError as exc:
     _refuse(exc)
 # What start-up made (Dash, the SDK, the app) lives as long as the process: out of the collector's way,
 # a full collection no longer walks it mid-stream (worst event-loop stall under 200 answers: 352 -> 136 ms).

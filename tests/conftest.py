@@ -1,10 +1,20 @@
-"""Fixtures: real uvicorn servers on ephemeral loopback ports, and Debian's Chromium through Playwright."""
+"""Fixtures: real uvicorn servers on ephemeral loopback ports, and Debian's Chromium through Playwright.
+
+Every test belongs to one layer, a marker: `unit` (in process: no process started, no socket connected;
+`make test-fast`), `server` (real servers: uvicorn, Redis, the simulator), `browser` (Chromium) and
+`soak` (many streams at once; `make soak` runs them at full scale). A test with no marker is a browser
+test if it uses the `page` or `browser` fixture, a server test if it uses one that starts a server, and
+else a unit test, held to it: starting a process or connecting a socket fails it, naming the marker it
+needs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -14,7 +24,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hybrid.testing import CHROMIUM, CHROMIUM_ARGS, chat_ticket, free_port, wait_until_answering
+from hybrid.dev.browser import CHROMIUM, CHROMIUM_ARGS
+from hybrid.dev.servers import free_port, wait_until_answering
+from hybrid.dev.tickets import chat_ticket
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,9 +39,76 @@ FAST_DEMO = {
 }
 
 
-def signed(body: object, secret: str = TEST_SECRET) -> dict[str, str]:
-    """The stream request for `body` as the chat page sends it: a ticket signed with the server's key."""
-    return chat_ticket(body, secret)  # type: ignore[arg-type]
+LAYERS = {
+    "unit": "in process: no process started, no socket connected (make test-fast)",
+    "server": "real servers on loopback: uvicorn, Redis, the simulator",
+    "browser": "Debian's Chromium through Playwright, against real servers",
+    "soak": "many streams at once (small in make test, full scale in make soak)",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for layer, meaning in LAYERS.items():
+        config.addinivalue_line("markers", f"{layer}: {meaning}")
+
+
+BROWSER_FIXTURES = frozenset({"page", "browser", "dash_hybrid"})
+SERVER_FIXTURES = frozenset({"serve", "server", "simulator", "redis_server", "hybrid_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the fixtures it uses (a browser's makes it a browser test, whatever its module
+    says); a test with no layer and no such fixture is a unit test."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        marked = {mark.name for mark in item.iter_markers()} & LAYERS.keys()
+        if fixtures & BROWSER_FIXTURES:
+            if "browser" not in marked:
+                item.add_marker("browser")
+        elif not marked:
+            item.add_marker("server" if fixtures & SERVER_FIXTURES else "unit")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _in_process(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _in_process(item):
+        return (yield)
+
+
+@contextlib.contextmanager
+def _in_process(item: pytest.Item) -> Iterator[None]:
+    """Hold a unit test (and the fixtures it sets up) to running in process."""
+    if item.get_closest_marker("unit") is None:
+        yield
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(
+            f"{item.nodeid} is a unit test, which runs in process: mark it `server` "
+            "(pytestmark = pytest.mark.server) if it needs a process or a socket"
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess.Popen, "__init__", refuse)
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setattr(socket.socket, "connect_ex", refuse)
+        yield
+
+
+def signed(body: dict[str, Any], secret: str = TEST_SECRET, *, user: str | None = None) -> dict[str, str]:
+    """The stream request a Chat sends for `body`, signed with the server's key as its callback signs it:
+    `{"chat", "messages", "context"}` for any Chat, or `messages` and the built-in page's settings
+    (`model`, `preset`, `temperature`) for the page's Chat."""
+    if "chat" in body:
+        return chat_ticket(body["messages"], secret, chat=body["chat"], context=body["context"], user=user)
+    context = [body.get("model"), body.get("preset"), body.get("temperature")]
+    return chat_ticket(body["messages"], secret, context=context, user=user)
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -125,8 +204,9 @@ def page(browser: object) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """`python -m hybrid.simulator` with fast defaults; tests choose faults per request (model directives)."""
-    from tests.simulator_fixture import start_simulator
+    """`python -m hybrid.dev.simulator` with fast defaults; tests choose faults per request (model
+    directives)."""
+    from tests.support.simulator_fixture import start_simulator
 
     running = start_simulator(tmp_path_factory.mktemp("simulator") / "simulator.log")
     yield running
@@ -136,7 +216,7 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A real redis-server on a free loopback port for the whole session; stopped at its end."""
-    from tests.redis_fixture import start_redis
+    from tests.support.redis_fixture import start_redis
 
     running = start_redis(tmp_path_factory.mktemp("redis") / "redis.log")
     yield running

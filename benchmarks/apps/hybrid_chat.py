@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 
 import hybrid
 from benchmarks import chat, render_budget, tokens
-from hybrid.providers import ChatRequest, Completion, Reply, Usage
-from hybrid.testing import long_markdown_answer
+from hybrid._providers.base import ChatRequest, Completion, Reply, Usage
+from hybrid.dev.answers import long_markdown_answer
 
 
 class LocalProvider:

@@ -27,7 +27,7 @@ async def answer(messages: Sequence[hybrid.Message], notes: str | None) -> str:
 app.layout = html.Div([dcc.Textarea(id="notes", value=""), asker, broken])
 server = hybrid.create_app(app, settings=hybrid.Settings.from_env())
 
-_issue = server.chat.issue_chat
+_issue = server.chat.issue
 
 
 def _issue_or_fail(chat_id: str, messages: Any, context: Sequence[Any], *, user: str | None = None) -> str:
@@ -36,4 +36,4 @@ def _issue_or_fail(chat_id: str, messages: Any, context: Sequence[Any], *, user:
     return _issue(chat_id, messages, context, user=user)
 
 
-server.chat.issue_chat = _issue_or_fail  # type: ignore[method-assign]
+server.chat.issue = _issue_or_fail  # type: ignore[method-assign]

@@ -18,8 +18,9 @@ from starlette.routing import Route
 
 import hybrid
 from hybrid import StreamError
-from hybrid.providers import ChatRequest, Completion, DemoProvider, Reply, Usage
-from hybrid.testing import long_markdown_answer
+from hybrid._providers.base import ChatRequest, Completion, Reply, Usage
+from hybrid._providers.demo.model import DemoProvider
+from hybrid.dev.answers import long_markdown_answer
 
 UNSAFE = [
     "Inert: ",

@@ -21,8 +21,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import hybrid
-from hybrid.providers.openai import OpenAIProvider
-from hybrid.tools import ToolContext
+from hybrid._providers.openai.provider import OpenAIProvider
+from hybrid._tools.tool import ToolContext
 
 UNSAFE_NAME = '<img src=x onerror="window.__pwned = 1">'
 UNSAFE_ARGUMENT = "<script>window.__pwned = 2</script>"

@@ -1,6 +1,7 @@
 """A Dash app with what the Dash side must keep working: assets in `DASH_ASSETS` (a test's folder), a
-callback with a large answer, a slow callback that holds a thread, and Flask routes of the app's own
-that stream (plain text and an event stream) or read the request body.
+callback with a large answer, a slow callback that holds a thread, Flask routes of the app's own that
+stream (plain text and an event stream) or read the request body, and a native stream route beside
+them (`/api/events`).
 
 `/flask/closed` says how many of the Flask streams were closed (their client left, or they ended).
 """
@@ -10,10 +11,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import flask
 from dash import Dash, Input, Output, dcc, html
+from starlette.requests import Request
+from starlette.routing import Route
 
 import hybrid
 
@@ -92,4 +95,14 @@ def echo() -> dict[str, object]:
     }
 
 
-app = hybrid.create_app(dash_app, settings=hybrid.Settings.from_env())
+async def native_events(request: Request) -> AsyncIterator[str]:
+    """A native event stream: a few words, long enough to be worth compressing if anything were."""
+    for word in ["native "] * 100:
+        yield word
+
+
+app = hybrid.create_app(
+    dash_app,
+    settings=hybrid.Settings.from_env(),
+    routes=[Route("/api/events", hybrid.stream_endpoint(native_events), methods=["GET"])],
+)

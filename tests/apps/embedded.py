@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import hybrid
-from examples.custom_stream import app as custom_stream_app
+from examples.custom_stream import server as custom_stream_app
 
 HOST_ORIGIN = "https://host.example"
 

@@ -10,7 +10,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 import hybrid
-from hybrid.identity import user_of
+from hybrid._web.identity import user_of
 
 app = Dash(__name__)
 assistant = hybrid.Chat("assistant")

@@ -3,7 +3,7 @@
 `POST /tools/stream` takes `{"model", "messages", "context", "max_rounds"}` (a test app: the client picks
 the model, so a test can give the simulator its directives) and streams the answer of the app's provider
 (the simulator through the openai provider, or the demo model) with the tools below, each part as
-`hybrid.to_item` writes it. `GET /tools/finished` tells when each slow tool's `finally` ran, by the id
+`hybrid.to_event` writes it. `GET /tools/finished` tells when each slow tool's `finally` ran, by the id
 the request's context gave it.
 """
 
@@ -20,7 +20,9 @@ from starlette.routing import Route
 
 import hybrid
 from hybrid import Event
-from hybrid.tools import Tool, Toolbox, ToolContext, answer_with_tools
+from hybrid._tools.loop import answer_with_tools
+from hybrid._tools.tool import Tool, ToolContext
+from hybrid._tools.toolbox import Toolbox
 
 Region = Literal["Europe", "Asia", "Americas"]
 SALES: dict[str, list[tuple[str, int]]] = {
@@ -85,7 +87,7 @@ async def tools_stream(request: Request) -> AsyncIterator[str | Event]:
         on_completion=rounds.append,
     )
     async for part in parts:
-        yield hybrid.to_item(part)
+        yield hybrid.to_event(part)
     yield Event("rounds", [completion.finish_reason for completion in rounds])
 
 

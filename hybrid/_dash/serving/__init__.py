@@ -1,0 +1,1 @@
+"""A Dash (Flask) app served under hybrid's ASGI root, at any mount path."""

@@ -1,0 +1,1 @@
+"""The embedded demo model: markdown answers at a realistic cadence, and deterministic tool calls."""
