@@ -74,6 +74,7 @@ def echo(text: str) -> str:
 
 
 app = Dash(__name__)
+app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # as the docs advise
 assistant = hybrid.Chat("assistant", context=[State("region", "value")])
 direct = hybrid.Chat("direct", context=[State("region", "value")], history=False)
 for tool in (show_only, wait, explode, lookup, echo):

@@ -13,11 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.apps.chat_tools import MODELS, UNSAFE_ARGUMENT, UNSAFE_NAME, UNSAFE_RESULT
 from tests.conftest import Server, start_server
 from tests.dash.test_ui import SIGNING
+from tests.support.axe import LAYOUTS, assert_accessible, with_axe
 from tests.support.simulator_fixture import SimulatorProcess
 from tests.support.watched import watched
 
@@ -320,3 +321,23 @@ def test_answers_kept_before_blocks_existed_still_show_their_thinking_and_text(p
     expect(answer.locator(".reasoning summary")).to_have_text("Thought for 1.5 s")
     assert blocks(answer) == ["reasoning", "message-body markdown"]
     expect(answer.locator(".message-body strong")).to_have_text("old")
+
+
+@pytest.mark.parametrize("layout", ["light", "dark"])
+def test_a_chat_with_thinking_and_tool_cards_is_accessible(
+    browser: Browser, app: Server, layout: str
+) -> None:
+    """axe-core's WCAG 2.2 A and AA rules on a Chat in an app of one's own, its answer holding text,
+    thinking and tool cards (the built-in page's layouts: `test_accessibility.py`)."""
+    context = with_axe(browser.new_context(**LAYOUTS[layout]))
+    try:
+        page = context.new_page()
+        with watched(page):
+            page.goto(app.url + "/")
+            expect(page.locator("#assistant .empty-state")).to_be_visible()
+            assert_accessible(page, f"the Chats before an answer ({layout})", within=".hybrid-chat")
+            wait_status(send(page, "interleave, please"), "done")
+            where = f"a Chat after an answer with thinking and tool cards ({layout})"
+            assert_accessible(page, where, within=".hybrid-chat")
+    finally:
+        context.close()

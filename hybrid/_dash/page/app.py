@@ -35,6 +35,7 @@ def build_chat_app(
     stay on the server); `allow_system_prompt` adds a free-text system prompt to the settings.
     """
     app = Dash(__name__, title="hybrid chat", update_title=None)
+    app.index_string = with_language(app.index_string, "en")
     chat = page_chat(presets, allow_system_prompt=allow_system_prompt)
 
     def layout() -> Any:
@@ -49,6 +50,12 @@ def build_chat_app(
     app.layout = layout
     load_only(app, libraries_in(layout()))  # no dash_table (34 KB) on a page without a table
     return app
+
+
+def with_language(index_string: str, language: str) -> str:
+    """Dash's page template with the page's language on `<html>` (screen readers pronounce by it;
+    Dash's default template names none)."""
+    return index_string.replace("<html>", f'<html lang="{language}">', 1)
 
 
 def page_chat(presets: Mapping[str, Preset], *, allow_system_prompt: bool) -> Chat:

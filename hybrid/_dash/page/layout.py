@@ -47,7 +47,8 @@ def chat_layout(
                                 id="sidebar-toggle",
                                 type="button",
                                 **{"data-page-action": "toggle-sidebar"},
-                                **{"aria-label": "Show conversations", "aria-expanded": "false"},
+                                # Named by its text (WCAG 2.5.3); whether the list shows is `aria-expanded`.
+                                **{"aria-expanded": "false"},
                                 **{"aria-controls": "sidebar"},
                             ),
                             html.H1("hybrid chat"),

@@ -51,7 +51,8 @@
       return (
         `<div class="code-block"><div class="code-head"><span class="quiet-label" data-label="${label}"></span>` +
         `<button type="button" class="copy-code quiet-label" data-action="copy-code" data-label="Copy" aria-label="Copy code"></button></div>` +
-        `<pre><code${klass}>${body}</code></pre></div>\n`
+        // Focusable, so a code block wider than the answer can be scrolled from the keyboard.
+        `<pre tabindex="0"><code${klass}>${body}</code></pre></div>\n`
       );
     };
     parse.renderer.rules.image = (tokens, index) => {
