@@ -28,6 +28,7 @@ from hybrid._chat.tickets import TicketSigner
 from hybrid._dash.chat.wiring import attach_chats, find_chats
 from hybrid._dash.serving.app import bridge_dash, check_backend, with_files
 from hybrid._dash.serving.callback_guard import DashCallbackGuard
+from hybrid._dash.serving.dev_routes import DevRoutesClosed
 from hybrid._errors import ApiError, error_response, handle_api_error, handle_http_error
 from hybrid._ops.exposure import Exposure, bound_addresses
 from hybrid._ops.health import Readiness
@@ -37,6 +38,7 @@ from hybrid._ops.process import secret_key
 from hybrid._providers.base import Provider, ReportsFailures
 from hybrid._providers.select import provider_from_settings
 from hybrid._settings import Settings
+from hybrid._streams.admission import Limiter
 from hybrid._streams.delivery import Delivery
 from hybrid._streams.endpoint import is_stream_endpoint, stream_endpoint
 from hybrid._streams.hooks import StreamHooks
@@ -45,6 +47,7 @@ from hybrid._streams.supervisor import StreamSupervisor
 from hybrid._tools.threads import SyncThreads
 from hybrid._web.authorize import Authorize
 from hybrid._web.body_limit import BodyLimitMiddleware, LimitedReceive
+from hybrid._web.cross_site import CrossSite, CrossSiteMiddleware
 from hybrid._web.identity import UserHeader
 from hybrid._web.security import ContentSecurityPolicy, SecurityHeadersMiddleware, security_headers
 from hybrid._wire.sse import GENERIC_FAILURE
@@ -69,7 +72,9 @@ class HybridApp(Starlette):
 
     What the app is made of is in its attributes: `settings`, `provider`, `chat` (the chat stream, whose
     `issue` signs tickets), `streams` (the supervisor), `answers` (resumable answers, the `delivery` its
-    stream endpoints plug in), `authorize_hook`, `users`, `dash_app` and `metrics`.
+    stream endpoints plug in), `limiter` (the clients' limits), `authorize_hook`, `users`, `dash_app`
+    and `metrics`. Requests that change state from other sites are refused (`cross_site`), streams
+    included.
     """
 
     def __init__(
@@ -85,11 +90,17 @@ class HybridApp(Starlette):
         authorize_hook: Authorize | None,
         users: UserHeader | None,
         csp: ContentSecurityPolicy,
+        limiter: Limiter | None = None,
+        cross_site: CrossSite | None = None,
         stream_routes: Sequence[Route] = (),
         **starlette: Any,
     ) -> None:
         super().__init__(**starlette)
         self.settings = settings
+        self.limiter = limiter
+        """The per-client limits of the chat stream and of every resume (one object: they count together)."""
+        self.body_timeout = settings.body_timeout_seconds
+        self.cross_site = cross_site or CrossSite(settings.cors_origin_list)
         self.provider = provider
         self.chat = chat
         self.streams = streams
@@ -118,6 +129,10 @@ class HybridApp(Starlette):
             for route in self.stream_routes:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
+                    refusal = self.cross_site.refusal(scope)  # as the middleware would
+                    if refusal is not None:
+                        await self._refuse(refusal, scope, receive, send)
+                        return
                     scope.update(child_scope)
                     scope["app"] = self
                     await self._stream(route, scope, receive, send)
@@ -182,21 +197,28 @@ def create_app(
     if isinstance(provider, ReportsFailures):
         provider.report_failures(streams.hooks.provider_failed)
     users = UserHeader(settings.user_header) if settings.user_header else None
+    limiter = _client_limiter(settings, shared)
     chat = _chat_stream(settings, provider, key, streams.hooks, shared)
     dash_app = dash_app or _chat_page(settings, provider)
     check_backend(dash_app)
     attach_chats(dash_app, find_chats(dash_app), chat, page={"resumeGraceSeconds": answers.grace})
     _dev_tools(settings, dash_app)
+    cross_site = CrossSite(settings.cors_origin_list)
+    if cross_site.any:
+        logger.warning(
+            "HYBRID_CORS_ORIGINS='*' (HYBRID_CORS_ALLOW_ANY_ORIGIN): every site may sign tickets and stream "
+            "answers with its visitors' browsers, spending this server's model budget"
+        )
     csp = ContentSecurityPolicy(
         frame_ancestors=settings.frame_ancestors,
         script_sources=settings.script_sources,
         inline_hashes=dash_app.csp_hashes,
     )
     native = [
-        *_probes(settings, provider, streams, metrics),
+        *_probes(settings, provider, streams, answers, metrics),
         Route(
             CHAT_STREAM_PATH,
-            _chat_endpoint(settings, chat, streams, shared),
+            _chat_endpoint(settings, chat, streams, limiter),
             methods=["POST"],
             name="chat_stream",
         ),
@@ -216,10 +238,12 @@ def create_app(
         authorize_hook=authorize,
         users=users,
         csp=csp,
+        limiter=limiter,
+        cross_site=cross_site,
         routes=native,
         # With CORS configured, streams take the ordinary path so that its headers apply.
-        stream_routes=[] if _cors_origins(settings) else _stream_routes(native),
-        middleware=_middleware(settings, csp),
+        stream_routes=[] if settings.cors_origin_list else _stream_routes(native),
+        middleware=_middleware(settings, csp, cross_site),
         exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_error},
         lifespan=_lifespan(streams, answers, provider if owns_provider else None, shared),
     )
@@ -253,7 +277,16 @@ def _chat_stream(
         answer_threads=SyncThreads(settings.answer_threads, purpose="answer"),
         tool_threads=SyncThreads(settings.tool_threads, purpose="tool"),
         max_context_chars=settings.max_context_chars,
+        ticket_limits=_ticket_limits(settings),
     )
+
+
+def _ticket_limits(settings: Settings) -> ClientLimiter | None:
+    """How many tickets a client may have signed (in this process: signing runs on Dash's threads)."""
+    per_minute = settings.client_tickets_per_minute
+    if not per_minute:
+        return None
+    return ClientLimiter(per_minute=per_minute, burst=max(per_minute // 5, 1), concurrent=0)
 
 
 def _answers(
@@ -272,6 +305,9 @@ def _answers(
         streams,
         grace=settings.resume_grace_seconds,
         max_frames=settings.resume_max_events,
+        max_readers=settings.resume_readers,
+        max_ended=settings.resume_ended_answers,
+        max_ended_bytes=settings.resume_ended_bytes,
         log=log,
         instruments=instruments,
     )
@@ -291,32 +327,36 @@ def _dev_tools(settings: Settings, dash_app: Dash) -> None:
         dash_app.enable_dev_tools(debug=True)
 
 
-def _chat_endpoint(
-    settings: Settings, chat: ChatStream, streams: StreamSupervisor, shared: SharedState | None
-) -> Any:
-    """`POST /api/stream`, with the server's stream settings and per-client limits (per process, or
-    across the cluster with Redis)."""
+def _client_limiter(settings: Settings, shared: SharedState | None) -> Limiter:
+    """The per-client limits of new streams and resumes alike (per process, or across the cluster with
+    Redis)."""
     limits = {
         "per_minute": settings.client_rate_per_minute,
         "burst": max(settings.client_rate_per_minute // 5, 1),
         "concurrent": settings.client_streams,
     }
+    return shared.limiter(**limits) if shared else ClientLimiter(**limits)
+
+
+def _chat_endpoint(settings: Settings, chat: ChatStream, streams: StreamSupervisor, limiter: Limiter) -> Any:
+    """`POST /api/stream`, with the server's stream settings and the clients' limits."""
     return stream_endpoint(
         chat,
         keepalive_seconds=settings.keepalive_seconds,
         send_timeout=settings.send_timeout_seconds,
         supervisor=streams,
-        limiter=shared.limiter(**limits) if shared else ClientLimiter(**limits),
+        limiter=limiter,
+        body_timeout=settings.body_timeout_seconds,
     )
 
 
 def _probes(
-    settings: Settings, provider: Provider, streams: StreamSupervisor, metrics: Metrics
+    settings: Settings, provider: Provider, streams: StreamSupervisor, answers: Answers, metrics: Metrics
 ) -> list[Route]:
-    """Liveness, readiness and metrics."""
+    """Liveness (with the streams and resumes open), readiness and metrics."""
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "streams": streams.active})
+        return JSONResponse({"status": "ok", "streams": streams.active, "resumes": answers.resumes_open})
 
     readiness = Readiness(provider, streams, timeout=settings.ready_timeout_seconds)
     return [
@@ -353,15 +393,16 @@ def _lifespan(
 
 def _dash_default(settings: Settings, dash_app: Dash, key: str, metrics: Metrics) -> ASGIApp:
     """What serves every path no native route matches: Dash's files natively, the rest on a counted pool
-    of a2wsgi threads, gzipped for clients that accept it."""
+    of a2wsgi threads, gzipped for clients that accept it; Dash's development routes only in debug."""
     bridge = bridge_dash(dash_app, secret_key=key, executor=metrics.wsgi_pool(settings.wsgi_threads))
-    return with_files(dash_app, DashCallbackGuard(bridge, callbacks=dash_app.callback_map))
+    served = with_files(dash_app, DashCallbackGuard(bridge, callbacks=dash_app.callback_map))
+    return served if settings.debug else DevRoutesClosed(served, dash_app)
 
 
-def _middleware(settings: Settings, csp: ContentSecurityPolicy) -> list[Middleware]:
+def _middleware(settings: Settings, csp: ContentSecurityPolicy, cross_site: CrossSite) -> list[Middleware]:
     """Pure ASGI middleware only: `BaseHTTPMiddleware` would break disconnect detection on streams."""
     stack = [Middleware(SecurityHeadersMiddleware, csp=csp)]
-    origins = _cors_origins(settings)
+    origins = list(settings.cors_origin_list)
     if origins:  # closed by default: no CORS headers, so browsers refuse cross-site reads
         stack.append(
             Middleware(
@@ -371,9 +412,6 @@ def _middleware(settings: Settings, csp: ContentSecurityPolicy) -> list[Middlewa
                 allow_headers=["content-type", "hybrid-resumable", "hybrid-resume-token", "last-event-id"],
             )
         )
+    stack.append(Middleware(CrossSiteMiddleware, cross_site=cross_site))  # after CORS: preflights pass
     stack.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))
     return stack
-
-
-def _cors_origins(settings: Settings) -> list[str]:
-    return [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]

@@ -147,6 +147,19 @@ class Settings:
         "How long a signed chat ticket stays valid after the page gets it.",
         check=POSITIVE,
     )
+    client_tickets_per_minute: int = _setting(
+        "HYBRID_CLIENT_TICKETS_PER_MINUTE",
+        120,
+        "Chat tickets one client may have signed per minute in one process, in bursts of up to a fifth of "
+        "it (past it the Chat shows the refusal; 0: no limit).",
+        check=NOT_NEGATIVE,
+    )
+    body_timeout_seconds: float = _setting(
+        "HYBRID_BODY_TIMEOUT_SECONDS",
+        10.0,
+        "Time a stream request's body may take to arrive, before any place is taken for it (slower: 408).",
+        check=POSITIVE,
+    )
     max_tokens: int = _setting(
         "HYBRID_MAX_TOKENS", 4096, "Most tokens one answer may have (the server's limit).", check=POSITIVE
     )
@@ -183,6 +196,28 @@ class Settings:
         "0: off (a dropped connection stops the answer at once).",
         check=NOT_NEGATIVE,
     )
+    resume_readers: int = _setting(
+        "HYBRID_RESUME_READERS",
+        4,
+        "Resume connections that may read one answer at once in one process; past it a resume gets 429. "
+        "Each resume also takes one of its client's streams and rate "
+        "(`HYBRID_CLIENT_STREAMS`, `HYBRID_CLIENT_RATE_PER_MINUTE`).",
+        check=AT_LEAST_ONE,
+    )
+    resume_ended_answers: int = _setting(
+        "HYBRID_RESUME_ENDED_ANSWERS",
+        1_000,
+        "Ended answers one process keeps in memory for resumes; past it the oldest ended is forgotten first "
+        "(with Redis, other workers' copies stay resumable there).",
+        check=AT_LEAST_ONE,
+    )
+    resume_ended_bytes: int = _setting(
+        "HYBRID_RESUME_ENDED_BYTES",
+        64 * 1_048_576,
+        "Bytes of ended answers one process keeps in memory for resumes; past it the oldest ended is "
+        "forgotten first.",
+        check=AT_LEAST_ONE,
+    )
     resume_max_events: int = _setting(
         "HYBRID_RESUME_MAX_EVENTS",
         10_000,
@@ -201,7 +236,15 @@ class Settings:
     cors_origins: str = _setting(
         "HYBRID_CORS_ORIGINS",
         "",
-        "Origins allowed to call the app cross-site, comma-separated (none: closed).",
+        "Origins allowed to call the app cross-site, comma-separated (none: closed). Requests that change "
+        "state (POST, PUT, PATCH, DELETE) from any other site are refused (403). `*` is refused unless "
+        "`HYBRID_CORS_ALLOW_ANY_ORIGIN` is set.",
+    )
+    cors_allow_any_origin: bool = _setting(
+        "HYBRID_CORS_ALLOW_ANY_ORIGIN",
+        False,
+        "Accept `HYBRID_CORS_ORIGINS='*'`: every site may sign tickets and stream answers with its "
+        "visitors' browsers (logged as a warning at start). For public demos only.",
     )
     frame_ancestors: str = _setting(
         "HYBRID_FRAME_ANCESTORS", "'self'", "Who may frame the pages (CSP `frame-ancestors`)."
@@ -315,6 +358,16 @@ class Settings:
                 object.__setattr__(self, spec.name, value)  # frozen: set once, while constructing
             if not check.test(value):
                 raise SettingsError(f"{spec.metadata['env']} {check.must}, got {value!r}")
+        if "*" in self.cors_origin_list and not self.cors_allow_any_origin:
+            raise SettingsError(
+                "HYBRID_CORS_ORIGINS='*' lets every site sign tickets and stream answers with its visitors' "
+                "browsers: list the origins that may, or set HYBRID_CORS_ALLOW_ANY_ORIGIN=true to mean it"
+            )
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """The origins of `HYBRID_CORS_ORIGINS`, without blanks."""
+        return tuple(origin.strip() for origin in self.cors_origins.split(",") if origin.strip())
 
     @property
     def model_choices(self) -> tuple[str, ...]:

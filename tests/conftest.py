@@ -35,6 +35,7 @@ FAST_DEMO = {
     "HYBRID_DEMO_TTFT_MS": "50",
     "HYBRID_DEMO_TOKEN_MS": "10",
     "HYBRID_CLIENT_RATE_PER_MINUTE": "0",
+    "HYBRID_CLIENT_TICKETS_PER_MINUTE": "0",
     "HYBRID_SECRET_KEY": TEST_SECRET,
 }
 
@@ -101,14 +102,19 @@ def _in_process(item: pytest.Item) -> Iterator[None]:
         yield
 
 
-def signed(body: dict[str, Any], secret: str = TEST_SECRET, *, user: str | None = None) -> dict[str, str]:
-    """The stream request a Chat sends for `body`, signed with the server's key as its callback signs it:
-    `{"chat", "messages", "context"}` for any Chat, or `messages` and the built-in page's settings
-    (`model`, `preset`, `temperature`) for the page's Chat."""
-    if "chat" in body:
-        return chat_ticket(body["messages"], secret, chat=body["chat"], context=body["context"], user=user)
-    context = [body.get("model"), body.get("preset"), body.get("temperature")]
-    return chat_ticket(body["messages"], secret, context=context, user=user)
+def signed(
+    body: dict[str, Any], secret: str = TEST_SECRET, *, user: str | None = None, mount: str = ""
+) -> dict[str, str]:
+    """The stream request a Chat sends for `body`, signed with the server's key as its callback signs it
+    for the app at `mount`: `{"chat", "messages", "context"}` for any Chat, or `messages` and the built-in
+    page's settings (`model`, `preset`, `temperature`) for the page's Chat."""
+    chat = body.get("chat", "chat")
+    context = (
+        body["context"]
+        if "chat" in body
+        else [body.get("model"), body.get("preset"), body.get("temperature")]
+    )
+    return chat_ticket(body["messages"], secret, chat=chat, context=context, user=user, mount=mount)
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -9,6 +9,7 @@ closed, which closes the upstream request). `stop` ends it at once: the client's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Literal
@@ -56,7 +57,6 @@ class Answer:
         release: Release,
         log: AnswerLog | None,
         on_end: Callable[[Answer, StopReason | None], None],
-        on_idle: Callable[[Answer], None],
     ) -> None:
         self.id = answer_id
         self.digest = digest
@@ -68,7 +68,6 @@ class Answer:
         self._release = release
         self._log = log  # shared with other workers, when there is one
         self._on_end = on_end
-        self._on_idle = on_idle  # the last reader of an ended answer left: the retention starts again
         self._loop = asyncio.get_running_loop()
         self._task: asyncio.Task[None] | None = None
         self._reason: StopReason | None = None
@@ -181,14 +180,10 @@ class Answer:
             self._grace_timer = None
 
     def detach(self) -> None:
-        """A reader in this process left; with none left, the grace starts (to generate on, or to be
-        kept for resumes once ended)."""
+        """A reader in this process left; with none left, the grace starts to generate on unread (an
+        ended answer is kept for the grace from its end, however often it is read)."""
         self.readers -= 1
-        if self.readers:
-            return
-        if self.frames.ended:
-            self._on_idle(self)
-        else:
+        if not self.readers and not self.frames.ended:
             self._arm_grace(self.grace)
 
     def _arm_grace(self, seconds: float) -> None:
@@ -214,23 +209,12 @@ class Answer:
 
     async def tail(self, after: int, *, head: bytes = b"") -> AsyncIterator[bytes]:
         """`head`, then the frames after number `after` as they come, to the last (`after` is checked)."""
-        frames = self.frames
         self.attach()
         try:
             if head:
                 yield head
-            while True:
-                try:
-                    batch = frames.since(after)
-                except FramesGone:
-                    raise StreamError(TOO_FAR_BEHIND, type="resume_too_late") from None
-                if batch:
-                    after += len(batch)
-                    yield b"".join(batch)
-                elif frames.ended:
-                    return
-                else:
-                    await frames.changed()
+            async for batch in read_frames(self.frames, after):
+                yield batch
         finally:
             self.detach()
 
@@ -243,3 +227,13 @@ class Answer:
             first_delta_seconds=None if first is None else first - self._started_at,
             duration_seconds=self._loop.time() - self._started_at,
         )
+
+
+async def read_frames(frames: Frames, after: int) -> AsyncIterator[bytes]:
+    """`frames.read(after)`, with a reader that fell behind what is kept told to ask again."""
+    try:
+        async with contextlib.aclosing(frames.read(after)) as batches:
+            async for batch in batches:
+                yield batch
+    except FramesGone:
+        raise StreamError(TOO_FAR_BEHIND, type="resume_too_late") from None

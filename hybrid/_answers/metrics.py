@@ -22,7 +22,8 @@ class AnswerInstruments:
             "Resume requests, by outcome: `local` (served from this worker's memory), `shared` (from "
             "the shared store: another worker generated it), `gone` (204), `refused` (4xx), "
             "`unavailable` (503: the shared store could not be reached), `shutting_down` (503: this "
-            "worker is stopping), `busy` (503: `HYBRID_MAX_STREAMS` reached).",
+            "worker is stopping), `busy` (503: `HYBRID_MAX_STREAMS` reached), `refused` also counting "
+            "429s (the client's limits, or `HYBRID_RESUME_READERS`).",
             ("outcome",),
             registry=registry,
         )
@@ -36,6 +37,13 @@ class AnswerInstruments:
         self.buffered = Gauge(
             "hybrid_answers_buffered",
             "Answers held in memory: generating, or kept for resumes after they ended.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.resumes_open = Gauge(
+            "hybrid_resumes_open",
+            "Resume connections open now: each holds a stream place of the server's and of its client's "
+            "(`hybrid_streams_open` counts the answers, not the connections reading them).",
             registry=registry,
             multiprocess_mode="livesum",
         )

@@ -27,6 +27,7 @@ import hmac
 import logging
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
@@ -37,7 +38,7 @@ from hybrid._answers.log import AnswerLog, AnswerStoreUnavailable
 from hybrid._answers.metrics import AnswerInstruments
 from hybrid._errors import ApiError
 from hybrid._streams.hooks import StreamOutcome
-from hybrid._streams.limits import Release
+from hybrid._streams.limits import Release, release_once
 from hybrid._streams.response import EventStreamResponse
 from hybrid._streams.supervisor import EndStream, StreamSupervisor
 from hybrid._web.identity import user_of
@@ -66,8 +67,11 @@ class Answers:
     """The resumable answers of one app: in this worker's memory, and in the shared `log` when given.
 
     `grace` seconds: how long an answer generates on with nobody reading it, and how long an ended
-    answer stays resumable (0 turns resuming off: streams behave as if no client asked for it).
-    `max_frames`: the frames of one answer kept for resumes (at least that many, fewer than twice).
+    answer stays resumable, from its end (0 turns resuming off: streams behave as if no client asked
+    for it). `max_frames`: the frames of one answer kept for resumes (at least that many, fewer than
+    twice). `max_readers`: resume connections reading one answer at once in this process (429 past it).
+    `max_ended` and `max_ended_bytes`: the ended answers kept in this process, in number and in bytes
+    (past either, the one that ended first is forgotten first).
     """
 
     def __init__(
@@ -76,16 +80,27 @@ class Answers:
         *,
         grace: float,
         max_frames: int,
+        max_readers: int = 4,
+        max_ended: int = 1_000,
+        max_ended_bytes: int = 64 * 1_048_576,
         log: AnswerLog | None = None,
         instruments: AnswerInstruments | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.grace = grace
         self.max_frames = max_frames
+        self.max_readers = max_readers
+        self.max_ended = max_ended
+        self.max_ended_bytes = max_ended_bytes
         self.log = log
         self.instruments = instruments
+        self.resumes_open = 0
+        """Resume connections open in this process now (each holds a stream place and its client's)."""
+        self._resumes: dict[str, int] = {}  # answer -> its resume connections open here
         self._answers: dict[str, Answer] = {}
         self._forget: dict[str, asyncio.TimerHandle] = {}
+        self._ended: OrderedDict[str, int] = OrderedDict()  # ended answers kept -> their bytes, oldest first
+        self._ended_bytes = 0
         self._listening = False
         self._tails = _TailWatch(supervisor)
 
@@ -122,8 +137,7 @@ class Answers:
             supervisor=self.supervisor,
             release=release,
             log=log,
-            on_end=self._ended,
-            on_idle=self._keep,
+            on_end=self._end,
         )
         self._answers[answer_id] = answer
         if self.instruments:
@@ -167,7 +181,8 @@ class Answers:
         """The rest of the answer after frame `after`, then live; None when there is nothing to resume.
 
         `ApiError`: 401 without a token, 403 with a wrong one (or another `user`'s), 410 when the frames
-        after `after` were dropped, 503 when only the unreachable shared log could have it.
+        after `after` were dropped, 429 when `max_readers` resume it here already, 503 when only the
+        unreachable shared log could have it.
         """
         if not token:
             raise ApiError(401, "missing_resume_token", "send the answer's token in Hybrid-Resume-Token")
@@ -181,6 +196,7 @@ class Answers:
             if frames.ended and after >= frames.last:
                 return None
             _check_kept(after, first=frames.first)
+            self._check_readers(answer_id)
             self.count_resume("local")
             source: AsyncIterator[bytes] = answer.tail(after)
             mirrored = answer.log is not None
@@ -196,12 +212,47 @@ class Answers:
             if logged.ended and after >= logged.last:
                 return None
             _check_kept(after, first=logged.first)
+            self._check_readers(answer_id)
             self.count_resume("shared")
             source = self.log.tail(answer_id, after)
             mirrored = True
         else:
             return None
-        return self._response(source, keepalive_seconds, send_timeout, release=release, mirrored=mirrored)
+        self._resume_opened(answer_id)
+
+        def closed() -> None:
+            self._resume_closed(answer_id)
+            release()
+
+        return self._response(
+            source, keepalive_seconds, send_timeout, release=release_once(closed), mirrored=mirrored
+        )
+
+    def _check_readers(self, answer_id: str) -> None:
+        readers = self._resumes.get(answer_id, 0)
+        if readers >= self.max_readers:
+            raise ApiError(
+                429,
+                "too_many_readers",
+                f"this answer is resumed by {readers} connections already; close one to resume it here",
+                headers={"Retry-After": "5"},
+            )
+
+    def _resume_opened(self, answer_id: str) -> None:
+        """Count a resume of `answer_id` now, before its response reads anything: a burst of resumes
+        arriving at once is bounded as one after another would be."""
+        self._resumes[answer_id] = self._resumes.get(answer_id, 0) + 1
+        self.resumes_open += 1
+        if self.instruments:
+            self.instruments.resumes_open.inc()
+
+    def _resume_closed(self, answer_id: str) -> None:
+        left = self._resumes.pop(answer_id) - 1
+        if left:
+            self._resumes[answer_id] = left
+        self.resumes_open -= 1
+        if self.instruments:
+            self.instruments.resumes_open.dec()
 
     async def stop(self, answer_id: str, token: str | None, *, user: str | None) -> None:
         """The client's Stop: end the answer now, in whichever worker generates it."""
@@ -254,7 +305,7 @@ class Answers:
             reconnect_at_shutdown=mirrored,
         )
 
-    def _ended(self, answer: Answer, reason: StopReason | None) -> None:
+    def _end(self, answer: Answer, reason: StopReason | None) -> None:
         """Keep an ended answer for resumes; forget an abandoned one now."""
         if self.instruments:
             self.instruments.buffer_bytes.observe(answer.frames.bytes)
@@ -271,21 +322,20 @@ class Answers:
         self._keep(answer)
 
     def _keep(self, answer: Answer) -> None:
-        """Keep an ended answer `grace` seconds from now: after its end, or after its last reader left
-        (a reader that lags far behind may be cut again, and must find the rest)."""
-        pending = self._forget.pop(answer.id, None)
-        if pending is not None:
-            pending.cancel()
+        """Keep an ended answer `grace` seconds from its end, within the bounds on ended answers: past
+        them, the answers that ended first are forgotten (their readers here read on)."""
         loop = asyncio.get_running_loop()
-        self._forget[answer.id] = loop.call_later(self.grace, self._forget_if_idle, answer)
-
-    def _forget_if_idle(self, answer: Answer) -> None:
-        self._forget.pop(answer.id, None)
-        if not answer.readers:  # else its last reader's leaving keeps it again
-            self._forget_now(answer.id)
+        self._forget[answer.id] = loop.call_later(self.grace, self._forget_now, answer.id)
+        self._ended[answer.id] = answer.frames.bytes
+        self._ended_bytes += answer.frames.bytes
+        while len(self._ended) > self.max_ended or self._ended_bytes > self.max_ended_bytes:
+            self._forget_now(next(iter(self._ended)))
 
     def _forget_now(self, answer_id: str) -> None:
-        self._forget.pop(answer_id, None)
+        pending = self._forget.pop(answer_id, None)
+        if pending is not None:
+            pending.cancel()
+        self._ended_bytes -= self._ended.pop(answer_id, 0)
         if self._answers.pop(answer_id, None) is not None and self.instruments:
             self.instruments.buffered.dec()
 

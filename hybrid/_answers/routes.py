@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from hybrid._answers.resumable import ANSWER_PATH, TOKEN_HEADER, Answers
 from hybrid._errors import ApiError
-from hybrid._streams.admission import Admission, admitted
+from hybrid._streams.admission import Admission, Limiter, admitted
 from hybrid._streams.endpoint import mark_stream_endpoint
 from hybrid._streams.supervisor import StreamSupervisor
 from hybrid._web.authorize import Authorize, authorize
@@ -26,6 +26,9 @@ class AnswersHost(Protocol):
     streams: StreamSupervisor
     authorize_hook: Authorize | None
     answers: Answers
+    limiter: Limiter | None
+    """The per-client limits a resume is admitted by, as a new stream is: one client's resumes count
+    against its streams and its rate."""
 
 
 def answer_routes(*, keepalive_seconds: float, send_timeout: float) -> list[Route]:
@@ -56,6 +59,7 @@ def answer_routes(*, keepalive_seconds: float, send_timeout: float) -> list[Rout
             respond,
             streams=host.streams,
             authorize_hook=host.authorize_hook,
+            limiter=host.limiter,
             on_refused=host.answers.resume_refused,
         )
 

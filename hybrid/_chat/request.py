@@ -9,6 +9,7 @@ from typing import Any
 
 from hybrid._errors import ApiError
 from hybrid._providers.base import ChatRequest, Message
+from hybrid._web.json_body import is_unicode
 from hybrid._web.request_id import request_id
 
 MAX_MESSAGES = 200
@@ -88,6 +89,8 @@ def _message(index: int, item: Any, roles: Sequence[str]) -> Message:
         raise invalid(f"messages[{index}].content must be a non-empty string")
     if len(content) > MAX_MESSAGE_CHARS:
         raise invalid(f"messages[{index}].content is longer than {MAX_MESSAGE_CHARS} characters")
+    if not is_unicode(content):
+        raise invalid(f"messages[{index}].content holds a lone surrogate: it is not text")
     return Message(role=role, content=content)
 
 

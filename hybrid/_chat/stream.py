@@ -1,8 +1,10 @@
 """`ChatStream`, `POST /api/stream`: a signed chat ticket in, that Chat's answer out as events.
 
 A Chat's signing callback checks the conversation and the Chat's context values and signs both into a
-ticket (`issue`); the page posts `{"ticket": ...}` here. The stream verifies it, makes the answer's
-`Turn` and lets the Chat answer (`respond`). What streams is exactly what was checked and signed.
+ticket (`issue`), for the Chat and the app (its mount path) that signed it; the page posts
+`{"ticket": ...}` here. The stream verifies it, makes the answer's `Turn` and lets the Chat answer
+(`respond`). What streams is exactly what was checked and signed: values the client sent, signed so that
+they cannot change on the way, but not trusted (the answer function validates them as a callback would).
 
 The answer's text deltas are plain messages; named events carry the rest: `meta` (the model, once it is
 asked), the other parts of the answer (`reasoning`, `set_props`, and a tool round's `tool_call_delta`,
@@ -12,6 +14,7 @@ asked), the other parts of the answer (`reasoning`, `set_props`, and a tool roun
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -25,16 +28,22 @@ from hybrid._chat.turn import Turn
 from hybrid._errors import ApiError
 from hybrid._providers.base import Message
 from hybrid._streams.endings import close_source
+from hybrid._streams.limits import ClientLimiter
 from hybrid._tools.context import ToolContext
 from hybrid._tools.threads import SyncThreads
 from hybrid._web.identity import user_of
-from hybrid._web.json_body import read_json
+from hybrid._web.json_body import is_unicode, read_json
 from hybrid._wire.parts import Part, to_event
 from hybrid._wire.sse import Event, StreamEvent
 
 CHAT_STREAM_PATH = "/api/stream"
 """Where an app serves its chat stream, relative to where it is mounted."""
 MAX_CONTEXT_CHARS = 100_000
+
+
+def app_at(mount: str) -> str:
+    """What a ticket names its app by: the path it is mounted at, as the request saw it (`""`: the root)."""
+    return mount.rstrip("/")
 
 
 class Answerer(Protocol):
@@ -52,8 +61,9 @@ class Answerer(Protocol):
         """The parts of the answer to `turn`."""
         ...
 
-    def plain_props(self, props: dict[str, Any]) -> Any:
-        """A `SetProps`' values as plain JSON data."""
+    def page_props(self, props: dict[str, Any]) -> Any:
+        """A `SetProps`' values as plain JSON data; a `StreamError` naming a prop that would put HTML or
+        script into the page (unless the chat allows it)."""
         ...
 
 
@@ -72,12 +82,16 @@ class ChatStream:
         answer_threads: SyncThreads,
         tool_threads: SyncThreads,
         max_context_chars: int = MAX_CONTEXT_CHARS,
+        ticket_limits: ClientLimiter | None = None,
     ) -> None:
         self.models = models
         self.signer = signer
         self.answer_threads = answer_threads
         self.tool_threads = tool_threads
         self.max_context_chars = max_context_chars
+        self.ticket_limits = ticket_limits
+        """How many tickets a client may have signed (`HYBRID_CLIENT_TICKETS_PER_MINUTE`); None: no limit."""
+        self._ticket_lock = threading.Lock()  # tickets are signed on Dash's threads
         self.chats: dict[str, Answerer] = {}
         """The chats this stream answers for, by id (`serve`)."""
 
@@ -87,14 +101,29 @@ class ChatStream:
             if self.chats.setdefault(chat.chat_id, chat) is not chat:
                 raise ValueError(f"two Chats have the id {chat.chat_id!r}")
 
-    def issue(self, chat_id: str, messages: Any, context: Sequence[Any], *, user: str | None = None) -> str:
-        """Check a chat's conversation and its context values, and sign them into a ticket for `chat_id`.
+    def issue(
+        self,
+        chat_id: str,
+        messages: Any,
+        context: Sequence[Any],
+        *,
+        user: str | None = None,
+        mount: str = "",
+        client: str = "",
+    ) -> str:
+        """Check a chat's conversation and its context values, and sign them into a ticket for `chat_id`
+        of the app at `mount` (the mount path, as the signing request saw it).
 
-        The conversation is checked (`ApiError` 400), the context values' size against
-        `max_context_chars` (413): what streams is exactly what was checked here. The ticket is `user`'s
-        only, when the app knows its users.
+        The client (`client`, as `client_of` names it) is counted against `ticket_limits` (429), the
+        conversation is checked (`ApiError` 400), the context values' size against `max_context_chars`
+        (413). The ticket is `user`'s only, when the app knows its users, and this app's only.
         """
+        if self.ticket_limits is not None:
+            with self._ticket_lock:
+                self.ticket_limits.admit(client)()  # a rate only: nothing stays open
         conversation(messages)
+        if not is_unicode(list(context)):
+            raise ApiError(400, "invalid_request", "the chat's context holds a lone surrogate (not text)")
         size = len(json.dumps(list(context), ensure_ascii=False))
         if size > self.max_context_chars:
             raise ApiError(
@@ -103,12 +132,15 @@ class ChatStream:
                 f"the chat's context is {size:,} characters; this server takes at most "
                 f"{self.max_context_chars:,}",
             )
-        return self.signer.issue({"chat": chat_id, "messages": messages, "context": list(context)}, user=user)
+        payload = {"chat": chat_id, "messages": messages, "context": list(context)}
+        return self.signer.issue(payload, user=user, app=app_at(mount))
 
     async def __call__(self, request: Request) -> AsyncIterator[StreamEvent]:
         body = await read_json(request)
         ticket = body.get("ticket") if isinstance(body, dict) else None
-        signed = await self.signer.verify(ticket, user=user_of(request.scope))
+        signed = await self.signer.verify(
+            ticket, user=user_of(request.scope), app=app_at(request.scope.get("root_path", ""))
+        )
         chat = self.chats.get(signed.get("chat"))  # only the server signs these: `issue` checked them
         if chat is None:
             raise ApiError(404, "unknown_chat", "this server has no chat of that id")
@@ -119,7 +151,9 @@ class ChatStream:
             values,
             models=self.models,
             threads=self.answer_threads,
-            context=ToolContext(values, keys=tuple(chat.context_keys), threads=self.tool_threads),
+            context=ToolContext(
+                values, keys=tuple(chat.context_keys), threads=self.tool_threads, check=chat.page_props
+            ),
         )
         return self._answer(chat, turn)
 
@@ -132,7 +166,7 @@ class ChatStream:
                 if turn.model is not None and not turn.announced:
                     turn.announced = True
                     yield Event("meta", {"model": turn.model})
-                yield part if type(part) is str else to_event(part, chat.plain_props)
+                yield part if type(part) is str else to_event(part, chat.page_props)
         finally:
             await close_source(parts)
         if turn.completion is not None:

@@ -3,9 +3,10 @@
 The Dash callback validates what the page asks for and signs the result (HMAC, `itsdangerous`); the
 stream endpoint verifies the signature and age. Tickets are stateless, so any worker or host that
 shares `HYBRID_SECRET_KEY` accepts them. Replay is bounded twice: a ticket expires after `max_age`
-seconds, and its nonce is accepted once: by each process (`MemoryNonces`), or by the whole cluster with
-a shared store (`hybrid._stores.redis.nonces.RedisNonces`, with `HYBRID_REDIS_URL`). A ticket names the
-user it was issued to (when the app knows its users), and no one else may use it.
+seconds, and its nonce is accepted once: by the process, whatever the number of apps it serves
+(`PROCESS_NONCES`), or by the whole cluster with a shared store (`hybrid._stores.redis.nonces.RedisNonces`,
+with `HYBRID_REDIS_URL`). A ticket names the user it was issued to (when the app knows its users) and the
+app it was signed for (where that app is mounted): no one else, and no other app, may use it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hybrid._errors import ApiError
 
 _NONCE = "_nonce"
 _USER = "_user"
+_APP = "_app"
 
 
 class NonceStore(Protocol):
@@ -61,8 +63,14 @@ class MemoryNonces:
         self._prune_at = max(1024, 2 * len(self._used))
 
 
+PROCESS_NONCES = MemoryNonces()
+"""The nonces used in this process, by every app it serves: a ticket is accepted once per process, not once
+per app (two apps sharing a key would each take it)."""
+
+
 class TicketSigner:
-    """Issues and verifies tickets that carry a JSON object; `nonces` remembers the used ones."""
+    """Issues and verifies tickets that carry a JSON object; `nonces` remembers the used ones (by
+    default, the process's)."""
 
     def __init__(
         self,
@@ -74,20 +82,22 @@ class TicketSigner:
     ) -> None:
         self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
         self.max_age = max_age
-        self.nonces: NonceStore = nonces if nonces is not None else MemoryNonces()
+        self.nonces: NonceStore = nonces if nonces is not None else PROCESS_NONCES
 
     def __len__(self) -> int:
         """How many used nonces it remembers in this process."""
         return len(self.nonces)
 
-    def issue(self, payload: dict[str, Any], *, user: str | None = None) -> str:
-        """A ticket carrying `payload`, for `user` only when there is one."""
-        return self._serializer.dumps({**payload, _NONCE: secrets.token_urlsafe(12), _USER: user})
+    def issue(self, payload: dict[str, Any], *, user: str | None = None, app: str = "") -> str:
+        """A ticket carrying `payload`, for `user` only when there is one, and for the `app` mounted there."""
+        return self._serializer.dumps({**payload, _NONCE: secrets.token_urlsafe(12), _USER: user, _APP: app})
 
-    async def verify(self, ticket: Any, *, user: str | None = None) -> dict[str, Any]:
-        """The ticket's payload; `ApiError` 403 when forged, used or `user`'s not, 410 when expired.
+    async def verify(self, ticket: Any, *, user: str | None = None, app: str = "") -> dict[str, Any]:
+        """The ticket's payload; `ApiError` 403 when forged, used, `user`'s not or signed for another `app`,
+        410 when expired.
 
-        A ticket refused for its user is not used up: its owner can still use it.
+        A ticket refused for its user or its app is not used up: its owner can still use it where it was
+        signed for.
         """
         if not isinstance(ticket, str):
             raise ApiError(403, "invalid_ticket", "the ticket is missing or malformed")
@@ -99,6 +109,8 @@ class TicketSigner:
             raise ApiError(403, "invalid_ticket", "the ticket's signature is not valid") from None
         if payload.pop(_USER, None) != user:
             raise ApiError(403, "wrong_user", "this ticket was issued to another user")
+        if payload.pop(_APP, None) != app:
+            raise ApiError(403, "wrong_app", "this ticket was signed for another app of this server")
         nonce = payload.pop(_NONCE, None)
         # itsdangerous counts whole seconds: a ticket stays valid up to a second past `max_age`.
         if not isinstance(nonce, str) or not await self.nonces.claim(nonce, self.max_age + 1.0):

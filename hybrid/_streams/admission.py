@@ -1,20 +1,25 @@
-"""What every stream request goes through before it streams: the host's say, its places, its refusal.
+"""What every stream request goes through before it streams: the host's say, its body, its places.
 
-A stream request (a new stream, or a resume of an answer) is authorized, then takes a place among the
-server's streams and maybe its client's (`Admission`). A refusal at any step gives back whatever was
-taken, is reported, and is answered with its JSON error; `admitted` does that for both routes.
+A stream request (a new stream, or a resume of an answer) is authorized, its body read within a deadline,
+then it takes a place among the server's streams and its client's (`Admission`). Nothing is held while a
+client is slow to send: six connections dripping a byte a second would otherwise hold places for as long
+as they liked. A refusal at any step gives back whatever was taken, is reported, and is answered with its
+JSON error; `admitted` does that for both routes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from hybrid._errors import ApiError
-from hybrid._streams.limits import Release
+from hybrid._streams.limits import Release, client_of
 from hybrid._streams.supervisor import StreamSupervisor
 from hybrid._web.authorize import Authorize, authorize
 from hybrid._web.identity import user_of
@@ -42,6 +47,13 @@ class Admission:
             release()
 
 
+class Limiter(Protocol):
+    """Per-client limits: a `ClientLimiter`, or a Redis one (whose `admit` is a coroutine: the limits are
+    counted in Redis)."""
+
+    def admit(self, key: str) -> Release | Awaitable[Release]: ...
+
+
 Respond = Callable[[Admission], Awaitable[Response]]
 """Makes the response of an admitted request; it hands `admission.release` on to the response (which
 gives the places back when it ends), or calls it itself when it answers without streaming."""
@@ -53,9 +65,12 @@ async def admitted(
     *,
     streams: StreamSupervisor,
     authorize_hook: Authorize | None,
+    limiter: Limiter | None = None,
+    body_timeout: float | None = None,
     on_refused: Callable[[ApiError], None] | None = None,
 ) -> Response:
-    """Authorize `request`, take its place among `streams`, then answer with `respond(admission)`.
+    """Authorize `request`, read its body within `body_timeout` seconds (None: it has none), take its
+    place among `streams` and its client's in `limiter`, then answer with `respond(admission)`.
 
     A refusal on the way (`ApiError`, or Starlette's `HTTPException`) gives every place back, is
     reported (to `on_refused`, then to the supervisor's hooks) and answered with its JSON error; any
@@ -66,7 +81,12 @@ async def admitted(
     admission = Admission()
     try:
         await authorize(request, authorize_hook)  # before it costs anything
+        if body_timeout is not None:
+            await read_body(request, body_timeout)
         admission.hold(streams.admit())
+        if limiter is not None:
+            taken = limiter.admit(client_of(request))
+            admission.hold(await taken if inspect.isawaitable(taken) else taken)
         response = await respond(admission)
     except (ApiError, HTTPException) as exc:
         admission.release()
@@ -80,3 +100,22 @@ async def admitted(
         raise
     response.headers["X-Request-ID"] = request_id
     return response
+
+
+async def read_body(request: Request, seconds: float) -> None:
+    """Read the whole body within `seconds` (`request.body()` keeps it): 408 past them, 400 for a client
+    that leaves on the way.
+
+    Read now, once: when the stream starts, its response listens on `receive` for the disconnect, and a
+    source reading the body then would race it for the messages.
+    """
+    try:
+        await asyncio.wait_for(request.body(), seconds)
+    except TimeoutError:
+        raise ApiError(
+            408, "body_timeout", f"the request's body did not arrive within {seconds:g} s"
+        ) from None
+    except ClientDisconnect:
+        raise ApiError(
+            400, "client_disconnected", "the client left before it sent the whole request"
+        ) from None

@@ -1,8 +1,8 @@
 """`stream_endpoint`: a function of the request that yields events, as a route that streams them.
 
-Every stream request goes through the same steps: the host's say, a place among the server's streams
-and the client's (`admitted`), its body read, then the source, delivered straight to the client
-(`EventStreamResponse`) or by a `Delivery` the serving app plugs in.
+Every stream request goes through the same steps: the host's say, its body read within a deadline, a
+place among the server's streams and the client's (`admitted`), then the source, delivered straight to
+the client (`EventStreamResponse`) or by a `Delivery` the serving app plugs in.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
-from hybrid._errors import ApiError
-from hybrid._streams.admission import Admission, admitted
+from hybrid._streams.admission import Admission, Limiter, admitted
 from hybrid._streams.delivery import Delivery
 from hybrid._streams.endings import close_source
-from hybrid._streams.limits import Release, client_of
 from hybrid._streams.response import EventStreamResponse
 from hybrid._streams.supervisor import StreamSupervisor
 from hybrid._web.authorize import Authorize
@@ -31,13 +29,6 @@ SourceFunc = Callable[[Request], Source | Awaitable[Source]]
 returns the source."""
 
 
-class Limiter(Protocol):
-    """Per-client limits: a `ClientLimiter`, or a Redis one (whose `admit` is a coroutine: the limits are
-    counted in Redis)."""
-
-    def admit(self, key: str) -> Release | Awaitable[Release]: ...
-
-
 @runtime_checkable
 class ServingApp(Protocol):
     """What a stream endpoint takes from the app serving it (`HybridApp` is one)."""
@@ -45,6 +36,8 @@ class ServingApp(Protocol):
     streams: StreamSupervisor
     authorize_hook: Authorize | None
     delivery: Delivery | None
+    body_timeout: float
+    """Seconds a request's body may take to arrive (`HYBRID_BODY_TIMEOUT_SECONDS`)."""
 
 
 def stream_endpoint(
@@ -54,6 +47,7 @@ def stream_endpoint(
     send_timeout: float = 30.0,
     supervisor: StreamSupervisor | None = None,
     limiter: Limiter | None = None,
+    body_timeout: float | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Turn `func(request)`, an async iterator of text deltas, into an SSE endpoint.
 
@@ -64,8 +58,10 @@ def stream_endpoint(
 
     Open streams are admitted and counted by `supervisor` (503 past its cap); by default, by the one of
     the `hybrid.create_app` app serving the route, else by one of the endpoint's own. `limiter` adds
-    per-client limits (429) before `func` runs. That app's `authorize` hook is asked first (401/403).
-    Served by that app, a request with `Hybrid-Resumable: 1` gets a resumable answer.
+    per-client limits (429) before `func` runs. That app's `authorize` hook is asked first (401/403),
+    then the body is read within `body_timeout` seconds (408; by default the serving app's
+    `HYBRID_BODY_TIMEOUT_SECONDS`), before any place is taken. Served by that app, a request with
+    `Hybrid-Resumable: 1` gets a resumable answer.
     """
     own_supervisor = StreamSupervisor()
 
@@ -78,12 +74,6 @@ def stream_endpoint(
             delivery = None
 
         async def respond(admission: Admission) -> Response:
-            if limiter is not None:
-                taken = limiter.admit(client_of(request))
-                admission.hold(await taken if inspect.isawaitable(taken) else taken)
-            # Read (and cache) the body now: once the stream starts, the response listens on `receive`
-            # for the disconnect, and a generator reading the body then would race it for the messages.
-            await _read_body(request)
             source = func(request)
             if inspect.isawaitable(source):
                 source = await source
@@ -108,7 +98,12 @@ def stream_endpoint(
                 raise
 
         return await admitted(
-            request, respond, streams=streams, authorize_hook=host.authorize_hook if host else None
+            request,
+            respond,
+            streams=streams,
+            authorize_hook=host.authorize_hook if host else None,
+            limiter=limiter,
+            body_timeout=body_timeout or (host.body_timeout if host else DEFAULT_BODY_TIMEOUT),
         )
 
     mark_stream_endpoint(endpoint)
@@ -118,16 +113,8 @@ def stream_endpoint(
 
 
 _STREAM_ENDPOINT = "_hybrid_stream_endpoint"
-
-
-async def _read_body(request: Request) -> None:
-    """Read the body (`request.body()` keeps it); a client that leaves on the way is refused, not a bug."""
-    try:
-        await request.body()
-    except ClientDisconnect:
-        raise ApiError(
-            400, "client_disconnected", "the client left before it sent the whole request"
-        ) from None
+DEFAULT_BODY_TIMEOUT = 10.0
+"""Seconds a body may take to arrive at an endpoint no hybrid app serves (`HYBRID_BODY_TIMEOUT_SECONDS`)."""
 
 
 def mark_stream_endpoint(endpoint: Callable[[Request], Awaitable[Response]]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from hybrid._errors import ApiError
 from hybrid._web.identity import user_of
@@ -36,10 +37,16 @@ def release_once(release: Callable[[], None]) -> Release:
 
 def client_of(request: Request) -> str:
     """Whom the limits count a request against: its signed-in user when known, else its address."""
-    user = user_of(request.scope)
+    return client_in(request.scope)
+
+
+def client_in(scope: Scope) -> str:
+    """`client_of` the request of the ASGI `scope` (a Dash callback's, say, which a2wsgi hands on)."""
+    user = user_of(scope)
     if user is not None:
         return "user:" + user
-    return "address:" + (request.client.host if request.client else "unknown")
+    client = scope.get("client")
+    return "address:" + (client[0] if client else "unknown")
 
 
 def too_many_streams(concurrent: int) -> ApiError:

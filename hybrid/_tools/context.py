@@ -7,7 +7,7 @@ there (following the tools' own changes from one round to the next), and a way t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +31,17 @@ class ToolContext:
     `set_props` of one of them changes that value for the calls of the rounds that follow."""
     threads: SyncThreads | None = None
     """The threads sync tools run on: the app's (`HYBRID_TOOL_THREADS`); unset, a default pool."""
+    check: Callable[[dict[str, Any]], Any] | None = None
+    """Refuses props that would put HTML or script into the page (`UnsafeProp`): a Chat's `page_props`."""
 
     def set_props(self, component_id: str | dict[str, Any], props: dict[str, Any]) -> None:
-        """Change properties of a component of the page once the call returns (Dash's `set_props`)."""
+        """Change properties of a component of the page once the call returns (Dash's `set_props`).
+
+        Props that would put HTML or script into the page raise `UnsafeProp` (the call fails, and the
+        model is told why) unless the Chat allows them by name.
+        """
+        if self.check is not None:
+            self.check(props)
         self.changes.append(SetProps(component_id, props))
 
     def follow(self, changes: Iterable[SetProps]) -> None:

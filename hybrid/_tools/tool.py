@@ -27,6 +27,7 @@ import pydantic
 from hybrid._errors import HybridError
 from hybrid._tools.context import ToolContext
 from hybrid._tools.threads import SyncThreadsBusy, ThreadCall, default_threads
+from hybrid._wire.page_props import UnsafeProp
 from hybrid._wire.parts import ToolCall, ToolResult
 
 logger = logging.getLogger("hybrid.tools")
@@ -115,7 +116,7 @@ class Tool:
         try:
             output = _as_text(await self._run(call.arguments, own))
             error = False
-        except ToolError as exc:
+        except (ToolError, UnsafeProp) as exc:
             output, error = f"error: {exc}", True
         except pydantic.ValidationError as exc:
             output, error = f"error: invalid arguments: {_problems(exc)}", True

@@ -9,6 +9,7 @@ Deployment).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 from starlette.datastructures import Headers
@@ -16,7 +17,10 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from hybrid._errors import error_response
+from hybrid._web.quiet_log import QuietLog
 from hybrid._web.urls import route_path
+
+logger = logging.getLogger("hybrid.identity")
 
 USER = "hybrid.user"
 """The scope key holding the signed-in user's name (absent without a user header)."""
@@ -33,10 +37,27 @@ class UserHeader:
     def __init__(self, name: str, *, open_paths: Collection[str] = PROBES) -> None:
         self.name = name
         self.open_paths = frozenset(open_paths)
+        self._log = QuietLog(logger)
 
     def admit(self, scope: Scope) -> Response | None:
-        """Record the request's user in `scope`; or the 401 to answer when it has none."""
-        value = Headers(scope=scope).get(self.name, "")
+        """Record the request's user in `scope`; or the 401 to answer when it has none.
+
+        A header sent more than once names nobody: a proxy that appends its header instead of replacing
+        the client's would otherwise let the client's own copy (whichever one is read) decide who it is.
+        """
+        values = Headers(scope=scope).getlist(self.name)
+        if len(values) > 1:
+            self._log.warning(
+                "repeated",
+                "refused a request with %d %s headers: the proxy must replace the client's header, not "
+                "add its own beside it",
+                len(values),
+                self.name,
+            )
+            return error_response(
+                401, "unauthenticated", f"sign in first: the {self.name} header was sent more than once"
+            )
+        value = values[0] if values else ""
         user = user_name(value)
         if user:
             scope[USER] = user

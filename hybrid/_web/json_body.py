@@ -29,7 +29,34 @@ async def read_json(request: Request) -> Any:
         raise _invalid("the body is not valid JSON") from None
     if _depth(body) > MAX_JSON_DEPTH:
         raise _invalid(f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
+    if not is_unicode(body):
+        raise _invalid(NOT_UNICODE)
     return body
+
+
+NOT_UNICODE = "the body holds a lone surrogate (a \\ud800-\\udfff escape without its pair): not text"
+
+
+def is_unicode(value: Any) -> bool:
+    """Whether every string in `value` (JSON data: keys too) is text that UTF-8 can encode.
+
+    JSON's `\\udfff` escape parses into a lone surrogate, which no encoder takes: the first place that
+    writes it (a signature, a log line, the provider's request) would fail with a server error.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return True
 
 
 def _depth(value: Any) -> int:

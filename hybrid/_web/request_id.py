@@ -15,9 +15,10 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("hybrid_
 user: contextvars.ContextVar[str | None] = contextvars.ContextVar("hybrid_user", default=None)
 """The signed-in user of the stream being served in this context, if the app knows its users."""
 
-# Ids other systems make (UUIDs, hex, base64, `Root=1-...` trace ids) fit; spaces, quotes and control
-# characters do not: the id is copied into headers and log lines.
-_SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;+=/@-]{0,127}")
+# Ids other systems make (UUIDs, hex, ULIDs, dotted trace ids) fit; anything else gets a fresh id. The id is
+# copied into log lines (plain or JSON, parsed by other tools), upstream requests and response headers:
+# only characters that mean nothing in any of them are taken, and no more than a UUID's worth and then some.
+_SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def bind_request_id(incoming: str | None, *, signed_in: str | None = None) -> str:

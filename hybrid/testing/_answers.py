@@ -100,7 +100,7 @@ async def ask_async(
         values,
         models=ChatModels(provider or _demo_provider()),
         threads=_answer_threads(),
-        context=ToolContext(values, keys=tuple(chat.context_keys)),  # tools: the default tool threads
+        context=ToolContext(values, keys=tuple(chat.context_keys), check=chat.page_props),  # default threads
     )
     # A task of its own, as the server streams each answer: the turn is current in its context only.
     return await asyncio.create_task(_answer(chat, turn))
@@ -111,7 +111,7 @@ async def _answer(chat: Chat, turn: Turn) -> Answer:
     parts: list[Part] = []
     async with contextlib.aclosing(chat.respond(turn)) as answer:  # type: ignore[type-var]
         async for part in answer:
-            to_event(part, chat.plain_props)  # what the stream writes: a part it cannot send fails here
+            to_event(part, chat.page_props)  # what the stream writes: a part it cannot send fails here
             parts.append(part)
     return Answer(tuple(parts), turn.model, turn.completion)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hybrid._stores.redis.answer_log import STORE_LOST
+from hybrid._stores.redis.follower import STORE_LOST
 from hybrid._wire.sse import notice
 from hybrid.dev.simulator.scenario import answer_tokens
 from tests.conftest import Server, signed

@@ -25,7 +25,7 @@ ECHO = {
 def test_healthz_answers_json(server: Server) -> None:
     response = httpx.get(server.url + "/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "streams": 0}
+    assert response.json() == {"status": "ok", "streams": 0, "resumes": 0}
 
 
 def test_the_chat_page_and_its_callbacks_are_served_through_the_mount(server: Server) -> None:

@@ -6,7 +6,7 @@
 script in every kind of part), `model` (the server's provider through `chat.model`, with a system
 prompt), `crash` (an exception), `refuse` (a `StreamError`). `scratch` keeps no history and answers from
 the provider (no answer function). `notes` is context only `left` reads (for the size limit); the
-`boom` button's callback raises (for Dash's dev tools).
+`boom` button's callback raises (for Dash's dev tools). `inject` sets HTML on the `frame` iframe (refused).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import hybrid
 from hybrid import Reasoning, SetProps, StreamError
 from tests.apps.chat_scripted import UNSAFE, ScriptedProvider, recorded_route
 
+INJECTED = "<p>Your session expired. Password: <input id=password></p>"
+"""HTML an answer tries to put into the page (`inject`): refused, on the server and in the page."""
 THOUGHTS = ["Let me think ", "about the **question** ", "step by step. ", "Done thinking."]
 UNSAFE_TEXT = "".join(UNSAFE)
 
@@ -52,6 +54,9 @@ async def respond(
         yield SetProps("summary", {"children": f"Filtered to {region}"})
         yield SetProps("region", {"value": "US"})
         yield "Done."
+    elif "inject" in question:
+        yield "Injecting. "
+        yield SetProps("frame", {"srcDoc": INJECTED})
     elif "unsafe" in question:
         yield Reasoning(UNSAFE_TEXT)
         yield SetProps("summary", {"children": '<img src=x onerror="window.__pwned = 5">'})
@@ -93,6 +98,7 @@ app.layout = html.Div(
         html.Div(id="boom-out"),
         html.Div([left, right], style={"display": "flex"}),
         scratch,
+        html.Iframe(id="frame", style={"height": "2rem"}),
     ]
 )
 

@@ -30,10 +30,10 @@ server = hybrid.create_app(app, settings=hybrid.Settings.from_env())
 _issue = server.chat.issue
 
 
-def _issue_or_fail(chat_id: str, messages: Any, context: Sequence[Any], *, user: str | None = None) -> str:
+def _issue_or_fail(chat_id: str, messages: Any, context: Sequence[Any], **signed_for: Any) -> str:
     if chat_id == broken.chat_id:
         raise RuntimeError("a bug in the signing")
-    return _issue(chat_id, messages, context, user=user)
+    return _issue(chat_id, messages, context, **signed_for)
 
 
 server.chat.issue = _issue_or_fail  # type: ignore[method-assign]

@@ -70,7 +70,7 @@ def test_an_answer_that_yields_something_else_is_told_what_it_may_yield() -> Non
 def test_set_props_values_are_encoded_as_dash_encodes_them() -> None:
     chat = hybrid.Chat("plain")
     figure = go.Figure(go.Bar(x=["a"], y=[1]))
-    props = chat.plain_props({"figure": figure, "children": html.B("bold"), "patch": dash.Patch()})
+    props = chat.page_props({"figure": figure, "children": html.B("bold"), "patch": dash.Patch()})
     assert props["figure"]["data"][0]["type"] == "bar"
     assert props["children"] == {
         "props": {"children": "bold"},
@@ -321,7 +321,7 @@ class TwoModelCalls:
         async for part in turn.ask(turn.messages, system="Review it."):
             yield part
 
-    def plain_props(self, props: dict[str, Any]) -> Any:
+    def page_props(self, props: dict[str, Any]) -> Any:
         return props
 
 

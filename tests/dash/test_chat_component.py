@@ -175,6 +175,28 @@ def test_model_text_in_any_part_never_runs_as_html_or_script(page: Page) -> None
     assert page.locator("#summary img").count() == 0
 
 
+def test_page_changes_that_inject_html_are_refused_by_the_server_and_by_the_page(page: Page) -> None:
+    send(page, "left", "inject a form")
+    wait_status(page, "left", "error")
+    assert "`srcDoc`" in answer(page, "left").inner_text()  # the answer ended, naming the prop
+    assert page.locator("#frame").get_attribute("srcdoc") is None
+
+    # Should a stream carry one anyway (a proxy, a bug), the page refuses it and applies the rest.
+    forged = (
+        'event: set_props\ndata: {"id": "frame", "props": {"srcDoc": "<p>pwned</p>"}}\n\n'
+        'event: set_props\ndata: {"id": "summary", "props": {"children": "a safe change"}}\n\n'
+        "data: done\n\ndata: [DONE]\n\n"
+    )
+    page.route(
+        "**/api/stream",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=forged),
+    )
+    send(page, "right", "anything")
+    wait_status(page, "right", "done")
+    expect(page.locator("#summary")).to_have_text("a safe change")
+    assert page.locator("#frame").get_attribute("srcdoc") is None
+
+
 def test_history_is_kept_per_chat_and_a_chat_can_keep_none(page: Page) -> None:
     send(page, "left", "remember the kestrel")
     send(page, "right", "remember the heron")

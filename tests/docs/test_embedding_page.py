@@ -30,12 +30,12 @@ def test_the_chat_mounted_in_fastapi_follows_the_mount_and_asks_the_authorise_ho
     server = serve_saved(serve, tmp_path, "host:server")
     stream = server.url + "/chat/api/stream"
 
-    refused = httpx.post(stream, json=signed(QUESTION), timeout=10)
+    refused = httpx.post(stream, json=signed(QUESTION, mount="/chat"), timeout=10)
     assert refused.status_code == 401
     assert refused.json()["error"]["type"] == "unauthenticated"
-    banned = httpx.post(stream, json=signed(QUESTION), cookies={"user": "mallory"}, timeout=10)
+    banned = httpx.post(stream, json=signed(QUESTION, mount="/chat"), cookies={"user": "mallory"}, timeout=10)
     assert banned.status_code == 403
-    allowed = httpx.post(stream, json=signed(QUESTION), cookies={"user": "ada"}, timeout=10)
+    allowed = httpx.post(stream, json=signed(QUESTION, mount="/chat"), cookies={"user": "ada"}, timeout=10)
     assert allowed.status_code == 200, allowed.text
     text, done = answer(allowed.text)
     assert done and text.endswith(DONE_TEXT)

@@ -98,6 +98,34 @@ describe("a Chat's controller", () => {
     await assert.rejects(ticket, { message: "stopped" });
   });
 
+  test("an answer's page changes never inject HTML or script, unless the Chat allows the prop", () => {
+    const { window, streams, ask } = page();
+    const set = [];
+    window.dash_clientside.set_props = (id, props) => set.push([id, props]);
+    window.console.warn = () => {};
+    ask("change the page");
+    const { event } = streams[0].handlers;
+    event("set_props", { id: "out", props: { children: "plain text, javascript: as words" } });
+    event("set_props", { id: "frame", props: { srcDoc: "<form>password?</form>" } });
+    event("set_props", { id: "box", props: { children: [{ props: { dangerouslySetInnerHTML: { __html: "<b>" } } }] } });
+    event("set_props", { id: "link", props: { href: " Java\tScript:alert(1)" } });
+    event("set_props", { id: "img", props: { src: "data:text/html;base64,PHNjcmlwdD4=" } });
+    event("set_props", { id: "link", props: { href: "https://example.com" } });
+    assert.deepEqual(plain(set), [
+      ["out", { children: "plain text, javascript: as words" }],
+      ["link", { href: "https://example.com" }],
+    ]);
+  });
+
+  test("a Chat's allow_props lets the props it names through", () => {
+    const { hybridChat } = chatWindow();
+    const { unsafeProp } = hybridChat.pageProps;
+    assert.equal(unsafeProp({ dangerously_allow_html: true }), "dangerously_allow_html");
+    assert.equal(unsafeProp({ dangerously_allow_html: true }, ["dangerously_allow_html"]), null);
+    assert.equal(unsafeProp({ dangerously_allow_html: false }), null);
+    assert.equal(unsafeProp({ href: "vbscript:x" }, ["href"]), null);
+  });
+
   test("Shift+Enter and Enter while composing do not send", () => {
     const { $, streams, press } = page();
     $(".chat-prompt").value = "two\nlines";

@@ -476,6 +476,7 @@ class Host:
         self.streams = StreamSupervisor()
         self.delivery = delivery
         self.authorize_hook = None
+        self.body_timeout = 10.0
 
 
 @pytest.mark.parametrize("how", ["raises", "is cancelled"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 import flask
@@ -28,6 +28,7 @@ from hybrid._tools.loop import MAX_ROUNDS
 from hybrid._tools.threads import SyncThreads, SyncThreadsBusy
 from hybrid._tools.tool import DEFAULT_TIMEOUT, Tool
 from hybrid._tools.toolbox import Toolbox
+from hybrid._wire.page_props import check_page_props
 from hybrid._wire.parts import Part, Reasoning, SetProps
 
 AnswerFunc = Callable[..., Any]
@@ -53,6 +54,14 @@ class Chat(html.Div):
     button under it; `theme` is `auto` (the system's light or dark), `light` or `dark`. `control_ids`
     gives DOM ids to the controls inside (keys `prompt`, `send`, `stop`), for pages that address them
     by id; by default they have none. `max_tool_rounds` bounds the rounds of tool calls of one answer.
+    `allow_props` names props an answer's `SetProps` may set although they put HTML or script into the
+    page (`dangerously_allow_html`, `srcDoc`, `dangerouslySetInnerHTML`, a `javascript:` URL): refused
+    otherwise, on the server and in the page.
+
+    The context values reach the answer as the client sent them: signed between the signing callback
+    and the stream, so they cannot change on the way, but chosen by the client all the same (a user
+    can send any value a Dash `State` can hold). Validate them in the answer function as in any
+    callback.
     """
 
     def __init__(
@@ -69,6 +78,7 @@ class Chat(html.Div):
         className: str = "",
         style: dict[str, Any] | None = None,
         max_tool_rounds: int = MAX_ROUNDS,
+        allow_props: Collection[str] = (),
     ) -> None:
         if not isinstance(id, str) or not id or "." in id or id.startswith("{"):
             raise ValueError(f"a Chat's id must be a non-empty string without '.', got {id!r}")
@@ -87,6 +97,8 @@ class Chat(html.Div):
         """Which (component, property) each context value is of: tools that set one change it for the
         rounds of the answer that follow."""
         self.max_tool_rounds = max_tool_rounds
+        self.allow_props = frozenset(allow_props)
+        """Props an answer may set although they put HTML or script into the page (see `page_props`)."""
         self.answer_func: AnswerFunc | None = None
         self.toolbox = Toolbox()
         """The tools `@chat.tool` registered, by name."""
@@ -98,6 +110,7 @@ class Chat(html.Div):
             "ticketRequest": self.store_ids["ticket-request"],
             "history": bool(history),
             "examples": list(examples),
+            "allowProps": sorted(self.allow_props),
         }
         """What the Chat's controller is told (`data-config`, see `to_plotly_json`)."""
         self._conversation = html.Section(
@@ -218,13 +231,17 @@ class Chat(html.Div):
         self.served = True
         self.config.update(page)
 
-    def plain_props(self, props: dict[str, Any]) -> Any:
+    def page_props(self, props: dict[str, Any]) -> Any:
         """A `SetProps`' values as plain JSON data, encoded as Dash encodes a callback's outputs.
 
         So an answer may pass Plotly figures, Dash components and `dash.Patch` objects, as a callback
-        may return them; what reaches the page is data, which Dash renders (never script).
+        may return them; what reaches the page is data, which Dash renders. Props that would render
+        HTML or follow a script URL raise `UnsafeProp` (a `StreamError` naming the prop), unless
+        `allow_props` names them.
         """
-        return json.loads(to_json_plotly(props))
+        plain = json.loads(to_json_plotly(props))
+        check_page_props(plain, self.allow_props)
+        return plain
 
     def to_plotly_json(self) -> dict[str, Any]:
         # Rendered each time Dash sends the Chat (a layout, a page, a callback's output), when it is known

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import flask
 from dash import ClientsideFunction, Dash, Input, Output
 from dash.development.base_component import Component
 
@@ -23,6 +24,7 @@ from hybrid._dash.chat.component import SERVED, Chat
 from hybrid._dash.serving.app import signed_in_user
 from hybrid._dash.serving.mount import route_url
 from hybrid._errors import ApiError
+from hybrid._streams.limits import client_in
 
 logger = logging.getLogger("hybrid.dash")
 
@@ -137,17 +139,29 @@ def _register_callbacks(dash_app: Dash, chat: Chat, stream: ChatStream) -> None:
 def sign_ticket(chat: Chat, stream: ChatStream, request: Any, context: Sequence[Any]) -> dict[str, Any]:
     """The answer to a ticket request `{id, body: {messages}}`: `{id, ticket, url}`, or `{id, error}`.
 
-    `stream.issue` checks the conversation and the context values and signs them together, for
-    the signed-in user when there is one; the URL is the stream's as this request reached the app.
+    `stream.issue` counts the client's tickets, checks the conversation and the context values and
+    signs them together, for the signed-in user when there is one and for this app (its mount path, as
+    this request reached it); the URL is the stream's as this request reached the app.
     """
     body = request.get("body") if isinstance(request, Mapping) else None
     if not isinstance(body, Mapping) or not isinstance(request.get("id"), str):
         return _refused(request, "malformed ticket request", 400)
+    mount, client = _asked_from()
     try:
-        ticket = stream.issue(chat.chat_id, body.get("messages"), context, user=signed_in_user())
+        ticket = stream.issue(
+            chat.chat_id, body.get("messages"), context, user=signed_in_user(), mount=mount, client=client
+        )
     except ApiError as exc:
         return _refused(request, exc.message, exc.status)
     return {"id": request["id"], "ticket": ticket, "url": route_url(CHAT_STREAM_PATH)}
+
+
+def _asked_from() -> tuple[str, str]:
+    """The mount path the Dash request being served reached the app at, and its client (as the limits
+    name it); empty outside a request."""
+    if not flask.has_request_context():
+        return "", ""
+    return flask.request.script_root, client_in(flask.request.environ.get("asgi.scope", {}))
 
 
 def _refused(request: Any, error: str, status: int) -> dict[str, Any]:

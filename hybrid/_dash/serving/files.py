@@ -7,7 +7,7 @@ request reaches Flask, with the headers Dash and Flask give them:
 * `/_dash-component-suites/<package>/<file>`: only the files Dash registered for its pages
   (`Dash.registered_paths`, exactly what its own route accepts); a fingerprinted name is cached for a
   year (`Cache-Control: max-age=31536000`), any other gets Dash's ETag (the SHA-1 of the file) and 304s;
-  a file Dash did not register is a 404 (Dash itself answers 500);
+  a file Dash did not register is a 404 (Dash itself answers 500), and so is any name with a NUL byte;
 * `<assets_url_path>/<file>`: files inside `assets_folder` (no path leaves it), with Flask's
   `Cache-Control: no-cache`, `Last-Modified` and ETag, and its 304s.
 
@@ -107,11 +107,16 @@ class DashFiles:
         prefix = dash_app.config.routes_pathname_prefix
         self.suites = prefix + SUITES
         self.assets = prefix + dash_app.config.assets_url_path.strip("/") + "/"
+        self.files = (self.suites, self.assets)
         self.folder = os.fspath(dash_app.config.assets_folder)
         self.cache: dict[tuple[str, str, bool], asyncio.Future[StaticFile | None]] = {}
         """Per file: (package, path, fingerprinted) for a suite, ("", filename, False) for an asset."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\0" in scope["path"] and route_path(scope).startswith(self.files):
+            # no file is named so; `os.stat` (here, or in Flask) would raise on it: a 500
+            await error_response(404, "not_found", "no such file")(scope, receive, send)
+            return
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             path = route_path(scope)
             served = None

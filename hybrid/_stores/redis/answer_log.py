@@ -5,15 +5,16 @@ Per answer, three keys (one hash tag, so one Redis Cluster slot):
 * `...:log`, a stream: one entry per frame, with the frame's number as its id (`0-N`) and the frame in
   field `f`; capped near `max_frames` (`MAXLEN ~`);
 * `...:meta`, the SHA-256 of the owner's token;
-* `...:reader`, a lease that a reader in another worker renews while it reads (the generating worker
-  asks for it before it abandons an answer nobody reads here).
+* `...:reader`, a lease that a worker following the answer renews while it has readers (the generating
+  worker asks for it before it abandons an answer nobody reads here).
 
 Writes leave the answer's hot path: `push` only queues, and one background flush every `FLUSH_SECONDS`
 writes what all answers of the worker queued with one script call: one round trip and three
 arguments, whatever the number of answers and frames (the client's cost per argument dominated
 otherwise). A live answer's keys expire `LIVE_TTL_MS` after the last write or heartbeat (each second),
-so the answers of a worker that died disappear soon; an ended one's are kept for the grace. Stops
-travel on one Pub/Sub channel that every worker listens to.
+so the answers of a worker that died disappear soon; an ended one's are kept for the grace from its end,
+however often it is read. Stops travel on one Pub/Sub channel that every worker listens to. Readers in
+the other workers read through one `AnswerFollower` per worker (one connection, whatever their number).
 
 When Redis fails, the answers in flight stop being mirrored (their keys then expire, and a reader in
 another worker ends with an error rather than wait or show a gap); the answer itself goes on, and its
@@ -25,15 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 
 import redis
 import redis.asyncio
 
 from hybrid._answers.log import AnswerStoreUnavailable, LoggedAnswer
-from hybrid._errors import StreamError
-from hybrid._stores.redis.connection import CONNECT_TIMEOUT, KEY_PREFIX, connect
+from hybrid._stores.redis.connection import CONNECT_TIMEOUT, KEY_PREFIX, cancelling
+from hybrid._stores.redis.follower import AnswerFollower, entry_number
 from hybrid._wire import sse
 
 logger = logging.getLogger("hybrid.answers")
@@ -42,12 +42,7 @@ FLUSH_SECONDS = 0.01
 """How long frames wait to be written: all answers' frames of that time share one round trip."""
 HEARTBEAT_SECONDS = 1.0
 LIVE_TTL_MS = 5_000
-BLOCK_MS = 1_000
 STOP_CHANNEL = KEY_PREFIX + "answers:stop"
-
-ANSWER_LOST = "the answer is no longer available (its server stopped)"
-FRAMES_LOST = "part of the answer was lost on its way through the server's store"
-STORE_LOST = "the server lost its connection to the store of answers"
 
 # One call writes a whole flush. ARGV[1]: the logs' length cap; ARGV[2]: the key of an answer, with `%s`
 # for its id; ARGV[3]: the batch, one record per answer: a line `id keep first size`, then `size` bytes
@@ -89,20 +84,6 @@ end
 return gone
 """
 
-# KEYS: an answer's log, meta and reader key; ARGV[1]: the lease in milliseconds. A reader in another
-# worker renews its lease; once the answer has ended (its newest entry is the `[DONE]` frame), it keeps
-# the answer too, so that a reader far behind finds the rest after a cut. While the answer generates,
-# only its worker keeps it alive: the keys of a worker that died still expire.
-_RENEW = """
-redis.call('SET', KEYS[3], 1, 'PX', ARGV[1])
-local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if newest and string.match(newest[2][2], '^id: %d+\\ndata: %[DONE%]\\n\\n$') then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1], 'GT')
-  redis.call('PEXPIRE', KEYS[2], ARGV[1], 'GT')
-end
-"""
-
-
 _KEY = KEY_PREFIX + "answer:{%s}"
 """An answer's keys start with this (its id in the hash tag: one Cluster slot per answer)."""
 
@@ -112,11 +93,9 @@ def _keys(answer_id: str) -> tuple[str, str, str]:
     return base + ":log", base + ":meta", base + ":reader"
 
 
-def _number(frame_or_id: bytes) -> int:
-    """The number of a frame (`id: N\\n...`) or of a stream entry id (`0-N`)."""
-    if frame_or_id.startswith(b"id: "):
-        return int(frame_or_id[4 : frame_or_id.index(b"\n")])
-    return int(frame_or_id.partition(b"-")[2])
+def _frame_number(frame: bytes) -> int:
+    """The number of a frame (`id: N\\n...`)."""
+    return int(frame[4 : frame.index(b"\n")])
 
 
 class RedisAnswerLog:
@@ -131,14 +110,19 @@ class RedisAnswerLog:
         reader_lease: float,
         on_error: Callable[[str], None] = lambda operation: None,
     ) -> None:
-        self.url = url  # for the connection of each `tail`: the pool's are not held by blocking reads
         self._redis = client
         self._script = self._redis.register_script(_FLUSH)
-        self._renew = self._redis.register_script(_RENEW)
         self._max_frames = max_frames
-        self._lease_ms = max(int(reader_lease * 1000), 1)
         self._on_error = on_error
         """Told of each failed operation (`write`, `read`, `lease`, `listen`), for the metrics."""
+        self._follower = AnswerFollower(
+            client,
+            url,  # its blocking reads have a connection of their own: the pool's are for short commands
+            keys_of=_keys,
+            max_frames=max_frames,
+            lease_ms=max(int(reader_lease * 1000), 1),
+            on_error=on_error,
+        )
         self._pending: dict[str, tuple[int, list[bytes]]] = {}  # answer -> (first number, frames)
         self._keep: dict[str, int] = {}  # ended answers -> milliseconds to keep them (0: delete)
         self._live: set[str] = set()  # answers mirrored here and not ended: kept alive by heartbeats
@@ -160,7 +144,7 @@ class RedisAnswerLog:
             return  # not mirrored (any more): its readers elsewhere end with an error
         pending = self._pending.get(answer_id)
         if pending is None:
-            self._pending[answer_id] = (_number(frames[0]), list(frames))
+            self._pending[answer_id] = (_frame_number(frames[0]), list(frames))
         else:
             pending[1].extend(frames)
         self._soon()
@@ -245,55 +229,14 @@ class RedisAnswerLog:
             return None
         return LoggedAnswer(
             digest=digest,
-            first=_number(oldest[0][0]) if oldest else 0,
-            last=_number(newest[0][0]) if newest else 0,
+            first=entry_number(oldest[0][0]) if oldest else 0,
+            last=entry_number(newest[0][0]) if newest else 0,
             ended=bool(newest) and sse.ends_answer(newest[0][1][b"f"]),
         )
 
-    async def tail(self, answer_id: str, after: int) -> AsyncIterator[bytes]:
-        """Read the answer's entries after `after` on a connection of its own, renewing the reader lease.
-
-        It reads from frame `after` itself (if still kept): the client has it already, but when it is
-        the `[DONE]` the answer is over, even if the lookup ran before this worker's copy caught up.
-        """
-        log, meta, reader = _keys(answer_id)
-        client = connect(self.url, blocking=True)
-        renew_every = self._lease_ms / 3000
-        renewed = -renew_every
-        block = min(BLOCK_MS, self._lease_ms // 3 or 1)
-        cursor = max(after - 1, 0)
-        try:
-            while True:
-                if time.monotonic() - renewed >= renew_every:
-                    await self._renew(keys=[log, meta, reader], args=[self._lease_ms], client=client)
-                    renewed = time.monotonic()
-                reply = await client.xread({log: f"0-{cursor}"}, count=512, block=block)
-                if not reply:
-                    if not await client.exists(meta):
-                        raise StreamError(ANSWER_LOST, type="answer_lost")
-                    continue
-                frames = []
-                for entry_id, fields in reply[0][1]:
-                    cursor = number = _number(entry_id)
-                    if number == after and after:  # the client's last frame, read again
-                        if sse.ends_answer(fields[b"f"]):
-                            return
-                        continue
-                    if number != after + 1:
-                        raise StreamError(FRAMES_LOST, type="answer_gap")
-                    after = number
-                    frames.append(fields[b"f"])
-                if not frames:
-                    continue
-                yield b"".join(frames)
-                if sse.ends_answer(frames[-1]):
-                    return
-        except redis.RedisError:
-            self._on_error("read")
-            raise StreamError(STORE_LOST, type="answer_store_unavailable") from None
-        finally:
-            with contextlib.suppress(Exception):
-                await client.aclose()
+    def tail(self, answer_id: str, after: int) -> AsyncIterator[bytes]:
+        """The answer's frames after `after`, through this worker's one follower (see `AnswerFollower`)."""
+        return self._follower.tail(answer_id, after)
 
     async def reader_lease(self, answer_id: str) -> float:
         try:
@@ -318,13 +261,13 @@ class RedisAnswerLog:
         await asyncio.wait_for(asyncio.shield(subscribed), CONNECT_TIMEOUT)
 
     async def _listen(self, on_stop: Callable[[str], None], subscribed: asyncio.Future[None]) -> None:
-        while True:
+        while not cancelling():
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(STOP_CHANNEL)
                 if not subscribed.done():
                     subscribed.set_result(None)
-                while True:
+                while not cancelling():
                     message = await pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=HEARTBEAT_SECONDS
                     )
@@ -338,7 +281,13 @@ class RedisAnswerLog:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
+    @property
+    def follower(self) -> AnswerFollower:
+        """The worker's reader of other workers' answers."""
+        return self._follower
+
     async def close(self) -> None:
+        await self._follower.close()
         for handle in (self._timer, self._heartbeat):
             if handle is not None:
                 handle.cancel()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -76,3 +77,11 @@ def connect(url: str, *, blocking: bool = False) -> redis.asyncio.Redis:
         url, max_connections=POOL_CONNECTIONS, timeout=COMMAND_TIMEOUT, client_name="hybrid", **options
     )
     return redis.asyncio.Redis(connection_pool=pool)
+
+
+def cancelling() -> bool:
+    """Whether the running task was asked to stop. Every loop that calls Redis asks it on each turn: on
+    CPython 3.11, redis-py's timeouts (`asyncio.wait_for`) can swallow a cancellation, and a loop that
+    relied on it would run on after its reader or its app had gone."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import redis
 import redis.asyncio
 
-from hybrid._stores.redis.connection import KEY_PREFIX
+from hybrid._stores.redis.connection import KEY_PREFIX, cancelling
 from hybrid._streams.limits import ClientLimiter, Release, rate_limited, release_once, too_many_streams
 
 logger = logging.getLogger("hybrid.limits")
@@ -126,7 +126,7 @@ class RedisClientLimiter:
     async def _renew(self) -> None:
         """Every third of `LEASE_SECONDS`: extend the leases of the streams this worker holds."""
         lease_ms = int(LEASE_SECONDS * 1000)
-        while True:
+        while not cancelling():
             await asyncio.sleep(LEASE_SECONDS / 3)
             if not self._held:
                 continue

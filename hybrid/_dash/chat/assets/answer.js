@@ -10,8 +10,14 @@
   "use strict";
   const hybrid = (window.hybridChat = window.hybridChat || {});
 
-  /** Dash's `set_props`, for a component of the page an answer changes (`hybrid.SetProps`). */
-  function setProps(id, props) {
+  /** Dash's `set_props`, for a component of the page an answer changes (`hybrid.SetProps`); never a prop
+   * that would put HTML or script into the page, unless the Chat allows it by name (`page-props.js`). */
+  function setProps(id, props, allowed) {
+    const refused = hybrid.pageProps.unsafeProp(props, allowed);
+    if (refused) {
+      console.warn("hybrid.SetProps refused", refused, "for", id, "(the Chat's allow_props does not name it)");
+      return;
+    }
     try {
       window.dash_clientside.set_props(id, props);
     } catch (error) {
@@ -34,11 +40,13 @@
      * page left), into `shown`, its `StreamingMessage`. Options: `ticketStore`, the Chat's ticket-request
      * store, to ask for a new answer; or `attach`, the `resume` the message kept, to re-attach to the
      * server's copy; `graceSeconds`, how long the server keeps an answer for resuming (0: it does not);
+     * `allowProps`, the props its page changes may set although they inject HTML (the Chat's `allow_props`);
      * `named()` when the answer got its name on the server (the message should be kept, to re-attach
      * after a reload); `ended()` once, when it has ended.
      */
-    constructor(conversation, message, shown, { ticketStore, attach, graceSeconds, named, ended }) {
+    constructor(conversation, message, shown, { ticketStore, attach, graceSeconds, allowProps = [], named, ended }) {
       this.conversation = conversation;
+      this.allowProps = allowProps;
       this.message = message;
       this.shown = shown;
       this.ended = ended;
@@ -107,7 +115,7 @@
         if (this.after) return;
         if (name !== "reasoning") this.firstOutput(); // a tool call is output too
         this.shown.event(name, data);
-      } else if (name === "set_props" && data && data.id != null && data.props) setProps(data.id, data.props);
+      } else if (name === "set_props" && data && data.id != null && data.props) setProps(data.id, data.props, this.allowProps);
       else if (name === "meta" && data.model) message.model = data.model;
       else if (name === "completion") {
         this.after = "completion";

@@ -151,6 +151,7 @@
       this.answer = new hybrid.Answer(conversation, message, this.view.addAnswer(message), {
         ...how,
         graceSeconds: this.config.resumeGraceSeconds || 0,
+        allowProps: this.config.allowProps || [],
         named: () => this.persist(),
         ended: () => this.answerEnded(conversation),
       });
