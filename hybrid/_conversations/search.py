@@ -1,0 +1,55 @@
+"""Full-text search over an owner's conversations: their titles and the text of their messages.
+
+What users type becomes words (letters and digits; punctuation is dropped, so nothing they type is
+query syntax), each matched as a prefix, all of them required: `pyth plot` finds "Plotting in Python".
+Each database answers with its own index, made by the first migration:
+
+* SQLite: FTS5 tables (`message_search`, `conversation_search`), contentless (the text is not stored
+  twice), kept by triggers; their rowid is the row's integer key.
+* Postgres: GIN indexes over `to_tsvector('simple', ...)`; the expressions here must stay the ones
+  indexed, or the planner falls back to reading every row.
+
+Both lower-case words and neither stems them nor removes accents (Postgres' 'simple' configuration; FTS5's
+`unicode61` tokenizer told to keep accents), so both find the same conversations. The first
+`SEARCHED_CHARS` characters of a message are indexed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import ColumnElement, column, func, literal_column, or_, select, table
+
+from hybrid._conversations.schema import conversations, messages
+
+SEARCHED_CHARS = 100_000
+"""Characters of each message that are indexed (Postgres refuses a text-search vector over 1 MB)."""
+MAX_WORDS = 8
+MAX_WORD_CHARS = 64
+
+_message_search = table("message_search", column("rowid"), column("content"))
+_conversation_search = table("conversation_search", column("rowid"), column("title"))
+
+
+def words(query: str) -> list[str]:
+    """The words of what a user typed (at most `MAX_WORDS`, each cut to `MAX_WORD_CHARS`)."""
+    return [word[:MAX_WORD_CHARS] for word in re.findall(r"\w+", query.lower())[:MAX_WORDS]]
+
+
+def matching(dialect: str, found: list[str]) -> ColumnElement[bool]:
+    """A condition on `conversations`: its title or one of its messages holds every word of `found`."""
+    if dialect == "sqlite":
+        fts = " ".join(f'"{word}"*' for word in found)  # a quoted string: never an FTS5 operator
+        titled = conversations.c.id.in_(
+            select(_conversation_search.c.rowid).where(_conversation_search.c.title.match(fts))
+        )
+        said = select(messages.c.conversation_id).where(
+            messages.c.id.in_(select(_message_search.c.rowid).where(_message_search.c.content.match(fts)))
+        )
+    else:
+        simple = literal_column("'simple'")  # a literal, as in the indexes' expressions
+        query = func.to_tsquery(simple, " & ".join(f"{word}:*" for word in found))
+        titled = func.to_tsvector(simple, conversations.c.title).op("@@")(query)
+        content = func.to_tsvector(simple, func.left(messages.c.content, literal_column(str(SEARCHED_CHARS))))
+        said = select(messages.c.conversation_id).where(content.op("@@")(query))
+    return or_(titled, conversations.c.id.in_(said))
