@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, column, func, literal_column, or_, select, table
+from sqlalchemy import ColumnElement, column, func, literal_column, select, table, union
 
 from hybrid._conversations.schema import conversations, messages
 
@@ -37,19 +37,22 @@ def words(query: str) -> list[str]:
 
 
 def matching(dialect: str, found: list[str]) -> ColumnElement[bool]:
-    """A condition on `conversations`: its title or one of its messages holds every word of `found`."""
+    """A condition on `conversations`: its title or one of its messages holds every word of `found`.
+
+    One `IN` over the union of both indexes' hits: an `OR` of the two would make Postgres test the
+    title of every conversation of the owner instead of asking the title's index.
+    """
     if dialect == "sqlite":
         fts = " ".join(f'"{word}"*' for word in found)  # a quoted string: never an FTS5 operator
-        titled = conversations.c.id.in_(
-            select(_conversation_search.c.rowid).where(_conversation_search.c.title.match(fts))
-        )
+        titled = select(_conversation_search.c.rowid).where(_conversation_search.c.title.match(fts))
         said = select(messages.c.conversation_id).where(
             messages.c.id.in_(select(_message_search.c.rowid).where(_message_search.c.content.match(fts)))
         )
     else:
         simple = literal_column("'simple'")  # a literal, as in the indexes' expressions
         query = func.to_tsquery(simple, " & ".join(f"{word}:*" for word in found))
-        titled = func.to_tsvector(simple, conversations.c.title).op("@@")(query)
+        titles = conversations.alias("titles")
+        titled = select(titles.c.id).where(func.to_tsvector(simple, titles.c.title).op("@@")(query))
         content = func.to_tsvector(simple, func.left(messages.c.content, literal_column(str(SEARCHED_CHARS))))
         said = select(messages.c.conversation_id).where(content.op("@@")(query))
-    return or_(titled, conversations.c.id.in_(said))
+    return conversations.c.id.in_(union(titled, said))

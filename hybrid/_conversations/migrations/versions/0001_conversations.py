@@ -148,8 +148,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("DROP TABLE message_search")  # its triggers go with the tables they are on
-        op.execute("DROP TABLE conversation_search")
     for table in ("feedback", "messages", "conversations", "owners"):
-        op.drop_table(table)
+        op.drop_table(table)  # with their triggers and indexes
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE message_search")
+        op.execute("DROP TABLE conversation_search")
