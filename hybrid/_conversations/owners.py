@@ -27,12 +27,15 @@ def message_size(content: str, reasoning: str | None = None, parts: Any = None, 
 
 
 async def lock(connection: AsyncConnection, names: list[str]) -> None:
-    """Lock the rows of `names` (Postgres; SQLite's writer holds the whole file) before any other row.
+    """Lock the rows of `names` before any other row (Postgres; in SQLite the writing transaction holds
+    the whole file already).
 
     Every transaction that writes locks an owner's row first, then the conversation's, then messages:
     in one order, two transactions never wait on each other in a circle (a deadlock, which Postgres
     would end by failing one of them).
     """
+    if connection.dialect.name == "sqlite":
+        return
     await connection.execute(
         select(owners.c.owner)
         .where(owners.c.owner.in_(sorted(set(names))))

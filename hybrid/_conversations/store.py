@@ -27,6 +27,7 @@ import json
 import logging
 import threading
 import uuid
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,30 +67,12 @@ RETENTION_EVERY_SECONDS = 3_600.0
 """How often `run_retention` deletes what has expired."""
 
 _parent = messages.alias("parent")
-_MESSAGE = (
-    messages.c.public_id,
-    _parent.c.public_id.label("parent_public_id"),
-    *(
-        messages.c[name]
-        for name in (
-            "role",
-            "content",
-            "status",
-            "created_at",
-            "updated_at",
-            "error",
-            "model",
-            "prompt_tokens",
-            "completion_tokens",
-            "ttft_ms",
-            "duration_ms",
-            "reasoning",
-            "parts",
-            "context",
-        )
-    ),
+_MESSAGE = tuple(
+    {"id": messages.c.public_id, "parent_id": _parent.c.public_id}.get(field.name, messages.c.get(field.name))
+    for field in fields(Message)
 )
-"""The columns a `Message` is made of (its parent's public id by a join)."""
+"""The columns of a `Message`, in the order of its fields (a row makes one positionally: thousands are
+made per long conversation); its parent's public id comes by a join on `_parent`."""
 _CONVERSATION = tuple(
     conversations.c[name] for name in ("public_id", "chat", "title", "created_at", "updated_at")
 )
@@ -421,7 +404,7 @@ class ConversationStore:
             conversation = await self._conversation(connection, owner, conversation_id)
             rows = (
                 await connection.execute(
-                    select(messages.c.id, *_MESSAGE)
+                    select(*_MESSAGE, messages.c.id.label("key"))
                     .outerjoin(_parent, _parent.c.id == messages.c.parent_id)
                     .where(messages.c.conversation_id == conversation.id)
                     .order_by(messages.c.id)
@@ -440,7 +423,7 @@ class ConversationStore:
                     .where(feedback.c.conversation_id == conversation.id)
                 )
             ).all()
-        selected = next((row.public_id for row in rows if row.id == conversation.selected_id), None)
+        selected = next((row.public_id for row in rows if row.key == conversation.selected_id), None)
         return Thread(
             conversation=_conversation(conversation),
             messages=tuple(_message(row) for row in rows),
@@ -668,21 +651,4 @@ def _conversation(row: Row[Any]) -> Conversation:
 
 
 def _message(row: Row[Any]) -> Message:
-    return Message(
-        id=row.public_id,
-        parent_id=row.parent_public_id,
-        role=row.role,
-        content=row.content,
-        status=row.status,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        error=row.error,
-        model=row.model,
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        ttft_ms=row.ttft_ms,
-        duration_ms=row.duration_ms,
-        reasoning=row.reasoning,
-        parts=row.parts,
-        context=row.context,
-    )
+    return Message(*row[: len(_MESSAGE)])
