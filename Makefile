@@ -90,5 +90,10 @@ bench: $(VENV)/.installed-bench $(VENV)/.installed-test chromium
 bench-full: $(VENV)/.installed-bench $(VENV)/.installed-test chromium
 	taskset -c 1 $(BIN)/python -m benchmarks.run --full
 
+# The conversation store on SQLite and Postgres (docs/conversations.md, "What it costs"): a user with
+# 10,000 conversations, a 500-message conversation, 200 answers ending at once; about 10 minutes.
+bench-store: $(VENV)/.installed-bench postgres
+	taskset -c 1 $(BIN)/python -m benchmarks.store --rounds 5 --json benchmarks/results/store.json
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis site

@@ -25,6 +25,7 @@ import base64
 import binascii
 import json
 import logging
+import sqlite3
 import threading
 import uuid
 from dataclasses import fields
@@ -48,6 +49,8 @@ from hybrid._conversations.records import (
     Feedback,
     Message,
     Page,
+    Role,
+    Status,
     Thread,
 )
 from hybrid._conversations.schema import conversations, feedback, messages
@@ -94,7 +97,6 @@ class ConversationStore:
         self.retention_days = retention_days
         self.max_conversations = max_conversations
         self.max_bytes = max_bytes
-        self._pool_size = pool_size
         self._engine = create_engine(self.url, pool_size=pool_size)
         self._answers = AnswerWriter(self._engine)
 
@@ -134,7 +136,7 @@ class ConversationStore:
 
     async def _prepare(self) -> None:
         if self.url.get_backend_name() == "sqlite":
-            self._create_folder()
+            self._open_file()
         engine = create_engine(self.url, pool_size=1)
         try:
             connection = await connect(engine, lambda reason: DatabaseUnavailable(self._unreachable(reason)))
@@ -147,7 +149,9 @@ class ConversationStore:
         finally:
             await engine.dispose()
 
-    def _create_folder(self) -> None:
+    def _open_file(self) -> None:
+        """Make the SQLite file's folder, and open the file once here: a file that cannot be opened is
+        told at once (and aiosqlite's thread for a failed connection may outlive the loop it reports to)."""
         assert self.url.database is not None
         folder = Path(self.url.database).parent
         try:
@@ -157,6 +161,10 @@ class ConversationStore:
                 f"the folder for conversations, {folder}, cannot be created ({error.strerror}): "
                 "set HYBRID_DATA_DIR or HYBRID_DATABASE_URL to a writable place"
             ) from None
+        try:
+            sqlite3.connect(self.url.database).close()
+        except sqlite3.Error as error:
+            raise DatabaseUnavailable(self._unreachable(str(error))) from None
 
     def _unreachable(self, reason: str) -> str:
         if self.url.get_backend_name() == "sqlite":
@@ -202,7 +210,15 @@ class ConversationStore:
                 .returning(conversations.c.id)
             )
             message = await self._insert_message(
-                connection, conversation_id, None, "user", question, "complete", size, now, context=context
+                connection,
+                conversation_id,
+                parent=None,
+                role="user",
+                content=question,
+                status="complete",
+                size=size,
+                now=now,
+                context=context,
             )
             row = (
                 await connection.execute(select(*_CONVERSATION).where(conversations.c.id == conversation_id))
@@ -227,21 +243,21 @@ class ConversationStore:
             conversation = await self._conversation(connection, owner, conversation_id, lock=True)
             parent = None
             if parent_id is not None:
-                parent = await self._message_key(connection, conversation.id, parent_id)
-                if parent.role != "assistant":
+                answer = await self._message_key(connection, conversation.id, parent_id)
+                if answer.role != "assistant":
                     raise bad_request("bad_parent", "a question follows an answer")
+                parent = (answer.id, parent_id)
             await tally.add_bytes(connection, owner, size, limit=self.max_bytes)
             message = await self._insert_message(
                 connection,
                 conversation.id,
-                parent and parent.id,
-                "user",
-                content,
-                "complete",
-                size,
-                now,
+                parent=parent,
+                role="user",
+                content=content,
+                status="complete",
+                size=size,
+                now=now,
                 context=context,
-                parent_public_id=parent_id,
             )
             await self._touch(connection, conversation.id, size, now)
         return message
@@ -259,13 +275,12 @@ class ConversationStore:
             message = await self._insert_message(
                 connection,
                 conversation.id,
-                question.id,
-                "assistant",
-                "",
-                "streaming",
-                0,
-                now,
-                parent_public_id=question_id,
+                parent=(question.id, question_id),
+                role="assistant",
+                content="",
+                status="streaming",
+                size=0,
+                now=now,
             )
             await self._touch(connection, conversation.id, 0, now)
         return message
@@ -306,15 +321,12 @@ class ConversationStore:
             start = await self._message_key(connection, conversation.id, message_id)
             tree = (
                 await connection.execute(
-                    select(messages.c.id, messages.c.parent_id, messages.c.public_id).where(
-                        messages.c.conversation_id == conversation.id
-                    )
+                    select(messages.c.id, messages.c.parent_id, messages.c.public_id)
+                    .where(messages.c.conversation_id == conversation.id)
+                    .order_by(messages.c.id)
                 )
             ).all()
-            newest_child: dict[int, Row[Any]] = {}
-            for row in tree:  # the newest child has the highest key
-                if row.parent_id is not None and row.id > getattr(newest_child.get(row.parent_id), "id", -1):
-                    newest_child[row.parent_id] = row
+            newest_child = {row.parent_id: row for row in tree}  # in key order: the newest is kept
             leaf = next(row for row in tree if row.id == start.id)
             while leaf.id in newest_child:
                 leaf = newest_child[leaf.id]
@@ -362,7 +374,8 @@ class ConversationStore:
         clears it (and returns None)."""
         if rating not in (1, -1, None):
             raise bad_request("bad_rating", "a rating is 1 or -1 (or none, to clear it)")
-        comment = comment.strip() or None if comment is not None else None
+        if comment is not None:
+            comment = comment.strip() or None
         if comment is not None and len(comment) > MAX_COMMENT_CHARS:
             raise bad_request("bad_comment", f"a comment holds at most {MAX_COMMENT_CHARS:,} characters")
         now = _now()
@@ -546,24 +559,24 @@ class ConversationStore:
     async def _insert_message(
         connection: AsyncConnection,
         conversation: int,
-        parent: int | None,
-        role: str,
+        *,
+        parent: tuple[int, str] | None,
+        role: Role,
         content: str,
-        status: str,
+        status: Status,
         size: int,
         now: datetime,
-        *,
         context: Any = None,
-        parent_public_id: str | None = None,
     ) -> Message:
-        """Insert a message and select it as its conversation's leaf."""
+        """Insert a message under `parent` (its key and public id) and select it as its conversation's
+        leaf."""
         public_id = _new_id()
         key = await connection.scalar(
             insert(messages)
             .values(
                 public_id=public_id,
                 conversation_id=conversation,
-                parent_id=parent,
+                parent_id=parent and parent[0],
                 role=role,
                 content=content,
                 status=status,
@@ -579,10 +592,10 @@ class ConversationStore:
         )
         return Message(
             id=public_id,
-            parent_id=parent_public_id,
+            parent_id=parent and parent[1],
             role=role,
             content=content,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             created_at=now,
             updated_at=now,
             context=context,
