@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hybrid._conversations import owners as tally
 from hybrid._conversations.database import writing
-from hybrid._conversations.errors import NotFound, conflict
+from hybrid._conversations.errors import NotFound, StoreUnavailable, conflict
 from hybrid._conversations.schema import conversations, messages, owners
 
 MAX_BATCH = 500
@@ -70,7 +70,8 @@ class AnswerWriter:
                     failures = await self._commit(batch)
                 except BaseException as error:  # each waiting write gets it
                     for write in batch:
-                        write.done.set_exception(error)
+                        own = StoreUnavailable(error.reason) if isinstance(error, StoreUnavailable) else error
+                        write.done.set_exception(own)  # its own: a shared one would gather every traceback
                     if isinstance(error, asyncio.CancelledError):
                         raise
                 else:

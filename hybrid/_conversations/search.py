@@ -5,7 +5,8 @@ query syntax), each matched as a prefix, all of them required: `pyth plot` finds
 Each database answers with its own index, made by the first migration:
 
 * SQLite: FTS5 tables (`message_search`, `conversation_search`), contentless (the text is not stored
-  twice), kept by triggers; their rowid is the row's integer key.
+  twice), kept by triggers; their rowid is the row's integer key; `message_search_conversation`, an
+  index of messages' `(id, conversation_id)`, maps a hit to its conversation.
 * Postgres: GIN indexes over `to_tsvector('simple', ...)`; the expressions here must stay the ones
   indexed, or the planner falls back to reading every row.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, column, func, literal_column, select, table, union
+from sqlalchemy import ColumnElement, column, func, literal_column, select, table, union_all
 
 from hybrid._conversations.schema import conversations, messages
 
@@ -39,14 +40,17 @@ def words(query: str) -> list[str]:
 def matching(dialect: str, found: list[str]) -> ColumnElement[bool]:
     """A condition on `conversations`: its title or one of its messages holds every word of `found`.
 
-    One `IN` over the union of both indexes' hits: an `OR` of the two would make Postgres test the
-    title of every conversation of the owner instead of asking the title's index.
+    One `IN` over both indexes' hits: an `OR` of the two would make Postgres test the title of every
+    conversation of the owner instead of asking the title's index. SQLite finds a hit's conversation in
+    a narrow index of `(id, conversation_id)` rather than in the messages' rows.
     """
     if dialect == "sqlite":
         fts = " ".join(f'"{word}"*' for word in found)  # a quoted string: never an FTS5 operator
         titled = select(_conversation_search.c.rowid).where(_conversation_search.c.title.match(fts))
-        said = select(messages.c.conversation_id).where(
-            messages.c.id.in_(select(_message_search.c.rowid).where(_message_search.c.content.match(fts)))
+        said = (
+            select(messages.c.conversation_id)
+            .select_from(_message_search.join(messages, messages.c.id == _message_search.c.rowid))
+            .where(_message_search.c.content.match(fts))
         )
     else:
         simple = literal_column("'simple'")  # a literal, as in the indexes' expressions
@@ -55,4 +59,4 @@ def matching(dialect: str, found: list[str]) -> ColumnElement[bool]:
         titled = select(titles.c.id).where(func.to_tsvector(simple, titles.c.title).op("@@")(query))
         content = func.to_tsvector(simple, func.left(messages.c.content, literal_column(str(SEARCHED_CHARS))))
         said = select(messages.c.conversation_id).where(content.op("@@")(query))
-    return conversations.c.id.in_(union(titled, said))
+    return conversations.c.id.in_(union_all(titled, said))

@@ -412,3 +412,29 @@ def test_titles_are_made_from_the_first_question_and_renames_are_checked(databas
             assert (refused.value.status, refused.value.type) == (400, "bad_title")
 
     in_store(database, scenario)
+
+
+def test_several_workers_share_one_database(database: str) -> None:
+    """Two stores on one database, as two worker processes hold them, writing at once: nothing is lost,
+    nothing is counted twice (SQLite: one writer at a time, the other waits; Postgres: row locks)."""
+
+    async def worker(store: ConversationStore, name: str) -> list[str]:
+        made = []
+        for number in range(15):
+            conversation, question = await store.create(ALICE, CHAT, f"{name} {number}")
+            answer = await store.start_answer(ALICE, conversation.id, question.id)
+            await store.finish_answer(ALICE, answer.id, AnswerEnd("complete", f"answer of {name} {number}"))
+            made.append(conversation.id)
+        return made
+
+    async def scenario(first: ConversationStore) -> None:
+        second = ConversationStore(database)
+        try:
+            made = await asyncio.gather(worker(first, "first"), worker(second, "second"))
+        finally:
+            await second.close()
+        listed = (await first.list_conversations(ALICE, CHAT, limit=100)).conversations
+        assert sorted(c.id for c in listed) == sorted(made[0] + made[1])
+        await assert_counted(database)
+
+    in_store(database, scenario)
