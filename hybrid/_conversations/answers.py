@@ -49,8 +49,8 @@ class AnswerWriter:
         self._flushing: asyncio.Task[None] | None = None
 
     async def write(self, owner: str, answer_id: str, values: dict[str, Any]) -> None:
-        """Write `values` into the streaming answer `answer_id` of `owner` (with its `bytes`), and
-        count the bytes it adds; returns once committed."""
+        """Write `values` into the streaming answer `answer_id` (a canonical id) of `owner` (with its
+        `bytes`), and count the bytes it adds; returns once committed."""
         write = _Write(owner, answer_id, values)
         self._queue.append(write)
         if self._flushing is None:

@@ -291,9 +291,8 @@ class ConversationStore:
         """Save what a streaming answer holds so far (at most every few seconds: a crash then loses only
         what came since). A 409 if the answer has ended."""
         size = tally.message_size(content, reasoning, parts)
-        await self._answers.write(
-            owner, answer_id, {"content": content, "reasoning": reasoning, "parts": parts, "bytes": size}
-        )
+        values = {"content": content, "reasoning": reasoning, "parts": parts, "bytes": size}
+        await self._answers.write(owner, _checked_id(answer_id, "answer"), values)
 
     async def finish_answer(self, owner: str, answer_id: str, end: AnswerEnd) -> None:
         """Save how the answer ended, with everything known of it. Always saved, past the owner's
@@ -311,7 +310,7 @@ class ConversationStore:
             "error": end.error,
             "bytes": tally.message_size(end.content, end.reasoning, end.parts),
         }
-        await self._answers.write(owner, answer_id, values)
+        await self._answers.write(owner, _checked_id(answer_id, "answer"), values)
 
     async def select(self, owner: str, conversation_id: str, message_id: str) -> str:
         """Show the branch through `message_id` (a sibling picked by ‹1/2›): select the newest leaf

@@ -196,6 +196,9 @@ def test_another_owners_ids_are_not_found_by_any_method(database: str) -> None:
                 await attempt
             assert refused.value.status == 404, name
             assert "forged" not in refused.value.message and "histogram" not in refused.value.message
+        for malformed in ("not-an-id", ""):  # refused alone: the answers written with it are not harmed
+            with pytest.raises(NotFound):
+                await store.finish_answer(ALICE, malformed, AnswerEnd("complete", "x"))
         # The same answer for an id that does not exist, or is no id at all: nothing tells them apart.
         for missing in ("00000000-0000-0000-0000-000000000000", "not-an-id", ""):
             with pytest.raises(NotFound) as unknown:
