@@ -8,7 +8,8 @@ the loop that opened them). Transactions come from `reading` and `writing`:
   `BEGIN IMMEDIATE`: it takes the write lock before it reads, so two writers never deadlock on upgrading
   a read lock (which SQLite would fail at once, whatever the timeout).
 * Postgres connections are checked before use (`pool_pre_ping`: a restarted server's dead connections
-  are replaced, not failed on), and connecting and each statement have time limits.
+  are replaced, not failed on), connecting and each statement have time limits, and each statement is
+  planned for its own values (see `create_engine`).
 
 A failure of the database itself (unreachable, timed out, connection lost, SQLite locked past the
 timeout) becomes `StoreUnavailable`; any other error is a bug and stays what it is.
