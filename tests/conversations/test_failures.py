@@ -15,6 +15,7 @@ from hybrid._conversations.records import AnswerEnd
 from hybrid._conversations.store import ConversationStore
 from hybrid.dev.postgres import PASSWORD, PostgresServer, start_postgres
 from hybrid.dev.servers import free_port
+from tests.conftest import run_async
 from tests.conversations.conftest import in_store
 
 
@@ -49,7 +50,9 @@ def test_prepare_works_where_an_event_loop_runs_already(tmp_path: Path) -> None:
     async def starting_inside_a_loop() -> None:
         ConversationStore(url).prepare()
 
-    asyncio.run(starting_inside_a_loop())
+    run_async(
+        starting_inside_a_loop()
+    )  # a thread of its own: after a browser test, Playwright's loop runs here
     assert (tmp_path / "made" / "in" / "folders" / "chat.db").exists()
 
 

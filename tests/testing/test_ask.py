@@ -4,7 +4,6 @@ it refuses."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from dash import State
 import hybrid
 from hybrid._chat.turn import current_turn
 from hybrid.testing import Answer, ask, ask_async
+from tests.conftest import run_async
 
 DONE = "the answer ends here."
 
@@ -133,7 +133,9 @@ def test_async_tests_await_ask_async_and_ask_works_where_a_loop_runs_already() -
         inside = ask(chat, "hi")  # this thread runs a loop (as Playwright's sync API keeps one): a thread
         return inside, await ask_async(chat, "hi")
 
-    inside, awaited = asyncio.run(test())
+    inside, awaited = run_async(
+        test()
+    )  # a thread of its own: after a browser test, Playwright's loop runs here
     assert inside.text == awaited.text and awaited.text.endswith(DONE)
     assert current_turn() is None  # the answer's turn stayed in its own task
 
