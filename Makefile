@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 ESLINT := node_modules/.bin/eslint
 JS     := eslint.config.mjs hybrid/_dash/page/assets hybrid/_dash/chat/assets tests/js
 
-.PHONY: run test test-fast lint docs chromium redis bench bench-full soak screenshots clean
+.PHONY: run test test-fast lint docs chromium redis postgres bench bench-full bench-store soak screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,13 @@ chromium:
 redis:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
-test: $(VENV)/.installed-test node_modules/.installed chromium redis
+# Debian's Postgres server: the tests start their own from `initdb` in a temporary folder, on a loopback
+# port, as the `postgres` user when run as root (hybrid/dev/postgres.py); `make run` needs none.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq postgresql; }
+
+test: $(VENV)/.installed-test node_modules/.installed chromium redis postgres
 	$(BIN)/ruff check hybrid tests benchmarks examples
 	$(ESLINT) $(JS)
 	node --test tests/js/
@@ -83,6 +89,11 @@ bench: $(VENV)/.installed-bench $(VENV)/.installed-test chromium
 
 bench-full: $(VENV)/.installed-bench $(VENV)/.installed-test chromium
 	taskset -c 1 $(BIN)/python -m benchmarks.run --full
+
+# The conversation store on SQLite and Postgres (docs/conversations.md, "What it costs"): a user with
+# 10,000 conversations, a 500-message conversation, 200 answers ending at once; about 10 minutes.
+bench-store: $(VENV)/.installed-bench postgres
+	taskset -c 1 $(BIN)/python -m benchmarks.store --rounds 5 --json benchmarks/results/store.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis site

@@ -1,6 +1,7 @@
 """Every environment variable hybrid reads, in one typed settings object.
 
-`Settings.from_env()` is the only place the process environment is read. The configuration table of
+`Settings.from_env()` is the only place hybrid's variables are read (`data_dir()` also reads the
+XDG base-directory variable the user's desktop sets). The configuration table of
 the docs is generated from the field metadata here (`reference_table()`), and a test keeps the two in
 sync.
 """
@@ -11,6 +12,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hybrid._errors import ConfigurationError
@@ -233,6 +235,50 @@ class Settings:
         "Set but unreachable at start: the server refuses to start.",
         secret=True,
     )
+    database_url: str = _setting(
+        "HYBRID_DATABASE_URL",
+        "",
+        "Where conversations are kept: `sqlite:///relative/file.db`, `sqlite:////absolute/file.db`, or "
+        "`postgresql://user:password@host:5432/db` (with `?sslmode=require` if needed) for several hosts. "
+        "Unset: SQLite in `conversations.db` of the data folder (`HYBRID_DATA_DIR`). Unreachable at start: "
+        "the server refuses to start.",
+        secret=True,
+    )
+    data_dir: str = _setting(
+        "HYBRID_DATA_DIR",
+        "",
+        "Folder for what hybrid keeps on disk (the default SQLite database), created when missing. Unset: "
+        "`$XDG_DATA_HOME/hybrid`, else `~/.local/share/hybrid`.",
+    )
+    database_pool_size: int = _setting(
+        "HYBRID_DATABASE_POOL_SIZE",
+        5,
+        "Connections one worker holds to the conversation database at most; an operation that waits 5 s "
+        "for one fails with 503. Postgres allows 100 connections by default: keep workers x this below it.",
+        check=AT_LEAST_ONE,
+    )
+    history_retention_days: int = _setting(
+        "HYBRID_HISTORY_RETENTION_DAYS",
+        0,
+        "Conversations not updated for this many days are deleted, messages and feedback with them "
+        "(0: kept until their owner deletes them).",
+        check=NOT_NEGATIVE,
+    )
+    history_max_conversations: int = _setting(
+        "HYBRID_HISTORY_MAX_CONVERSATIONS",
+        0,
+        "Conversations one user may keep; a new one past it is refused (409) until they delete some "
+        "(0: no limit).",
+        check=NOT_NEGATIVE,
+    )
+    history_max_bytes: int = _setting(
+        "HYBRID_HISTORY_MAX_BYTES",
+        0,
+        "Bytes of messages one user may keep (UTF-8 text, thinking, tool calls and context values); a "
+        "question past it is refused (409), while answers to accepted questions are always saved "
+        "(0: no limit).",
+        check=NOT_NEGATIVE,
+    )
     cors_origins: str = _setting(
         "HYBRID_CORS_ORIGINS",
         "",
@@ -374,6 +420,23 @@ class Settings:
         """`HYBRID_MODEL`, then the other `HYBRID_MODELS`, without blanks or repeats."""
         names = [self.model, *self.models.split(",")]
         return tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+
+
+def data_dir(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
+    """The folder hybrid keeps its files in (the default SQLite database): `HYBRID_DATA_DIR`, else
+    `$XDG_DATA_HOME/hybrid`, else `~/.local/share/hybrid`.
+
+    The XDG base-directory specification names `XDG_DATA_HOME` for a user's data files and says a
+    relative value is to be ignored; it is read here rather than in `Settings` because it is not
+    hybrid's variable (it belongs to the user's desktop, and `Settings` documents only hybrid's). The
+    folder is not created here: the store that writes into it does that.
+    """
+    if settings.data_dir:
+        return Path(settings.data_dir).expanduser().absolute()
+    environ = os.environ if environ is None else environ
+    xdg = environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "hybrid"
 
 
 def _parse(spec: dataclasses.Field[Any], raw: str) -> Any:

@@ -11,12 +11,15 @@ needs.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +54,24 @@ LAYERS = {
 def pytest_configure(config: pytest.Config) -> None:
     for layer, meaning in LAYERS.items():
         config.addinivalue_line("markers", f"{layer}: {meaning}")
+    _keep_data_out_of_home()
+
+
+def _keep_data_out_of_home() -> None:
+    """No test, nor any server it starts, writes into a real home or a real database: the data folder
+    (`hybrid._settings.data_dir`) is a temporary one for the session, and the database settings of the
+    shell running the tests are ignored."""
+    for name in ("HYBRID_DATA_DIR", "HYBRID_DATABASE_URL"):
+        os.environ.pop(name, None)
+    data_home = Path(tempfile.mkdtemp(prefix="hybrid-tests-data-"))
+    os.environ["XDG_DATA_HOME"] = str(data_home)
+    atexit.register(shutil.rmtree, data_home, ignore_errors=True)
 
 
 BROWSER_FIXTURES = frozenset({"page", "browser", "dash_hybrid"})
-SERVER_FIXTURES = frozenset({"serve", "server", "simulator", "redis_server", "hybrid_server"})
+SERVER_FIXTURES = frozenset(
+    {"serve", "server", "simulator", "redis_server", "postgres_server", "hybrid_server"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -225,5 +242,16 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from tests.support.redis_fixture import start_redis
 
     running = start_redis(tmp_path_factory.mktemp("redis") / "redis.log")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """A real Postgres (Debian's) from `initdb` in a temporary folder, on a free loopback port, for the
+    whole session; stopped and deleted at its end. Each test makes its own database in it."""
+    from hybrid.dev.postgres import start_postgres
+
+    running = start_postgres()
     yield running
     running.stop()

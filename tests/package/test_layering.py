@@ -24,6 +24,7 @@ FLOORS = {
     "hybrid._streams": 3,
     "hybrid._tools": 3,
     "hybrid._answers": 4,
+    "hybrid._conversations": 4,
     "hybrid._chat": 5,
     "hybrid._stores": 6,
     "hybrid._ops": 7,
@@ -49,6 +50,10 @@ LIBRARIES = {
     "aiohttp": ("hybrid._providers.openai", "hybrid._compat.openai"),
     "jiter": ("hybrid._providers.openai",),
     "redis": ("hybrid._stores.redis",),
+    "sqlalchemy": ("hybrid._conversations",),
+    "alembic": ("hybrid._conversations",),
+    "aiosqlite": ("hybrid._conversations",),
+    "asyncpg": ("hybrid._conversations",),
     "uvicorn": ("hybrid._ops.cli",),
 }
 """Who may import a library: the room it is a detail of (a provider's SDK, the store's client, Dash)."""
